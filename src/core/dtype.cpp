@@ -1,0 +1,58 @@
+#include "core/dtype.h"
+
+namespace clipkit {
+
+size_t dtype_size(DType t) {
+  switch (t) {
+    case DType::F64:
+    case DType::I64:
+      return 8;
+    case DType::F32:
+    case DType::I32:
+      return 4;
+    case DType::F16:
+    case DType::BF16:
+    case DType::I16:
+      return 2;
+    case DType::I8:
+    case DType::U8:
+    case DType::BOOL:
+      return 1;
+  }
+  return 0;
+}
+
+std::string_view dtype_name(DType t) {
+  switch (t) {
+    case DType::F64: return "F64";
+    case DType::F32: return "F32";
+    case DType::F16: return "F16";
+    case DType::BF16: return "BF16";
+    case DType::I64: return "I64";
+    case DType::I32: return "I32";
+    case DType::I16: return "I16";
+    case DType::I8: return "I8";
+    case DType::U8: return "U8";
+    case DType::BOOL: return "BOOL";
+  }
+  return "?";
+}
+
+bool parse_dtype(std::string_view name, DType* out) {
+  static constexpr struct {
+    std::string_view name;
+    DType type;
+  } kTable[] = {{"F64", DType::F64}, {"F32", DType::F32}, {"F16", DType::F16},
+                {"BF16", DType::BF16}, {"I64", DType::I64}, {"I32", DType::I32},
+                {"I16", DType::I16}, {"I8", DType::I8}, {"U8", DType::U8},
+                {"BOOL", DType::BOOL}};
+  for (const auto& e : kTable) {
+    if (e.name == name) {
+      *out = e.type;
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace clipkit
