@@ -1,0 +1,8 @@
+// HEIF decoding (not yet implemented).
+#include "image/codec_common.h"
+
+namespace clipkit::image::detail {
+
+Image decode_heif(const Source& s) { fail_at(s, "HEIF", "decoding this format is not implemented yet"); }
+
+}  // namespace clipkit::image::detail
