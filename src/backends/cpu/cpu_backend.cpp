@@ -1,0 +1,266 @@
+#include "backends/cpu/cpu_backend.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "backends/cpu/parallel.h"
+#include "backends/cpu/vec_math.h"
+#include "backends/ref/kernels.h"
+
+namespace clipkit::cpu {
+
+using ops::Act;
+
+void CpuBackend::gemm(const ops::Mat& a, const ops::Mat& b, float* c, int64_t ldc, float alpha,
+                      float beta, const float* bias) {
+  sgemm(lib_, a, b, c, ldc, alpha, beta, bias);
+}
+
+void CpuBackend::col_sum(const float* x, int64_t rows, int64_t cols, int64_t ldx, float* out,
+                         bool accumulate) {
+  parallel_for(cols, 64, [&](int64_t c0, int64_t c1) {
+    if (!accumulate) std::fill(out + c0, out + c1, 0.0f);
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* row = x + r * ldx;
+      for (int64_t c = c0; c < c1; ++c) out[c] += row[c];
+    }
+  });
+}
+
+void CpuBackend::layernorm(const float* x, int64_t rows, int64_t cols, int64_t ldx,
+                           const float* gamma, const float* beta, float eps, float* y, int64_t ldy,
+                           float* mean_out, float* rstd_out) {
+  parallel_for(rows, row_grain(cols), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* xr = x + r * ldx;
+      float* yr = y + r * ldy;
+      // Two passes (mean, then centred squares) keep the variance accurate for large means.
+      const float mean = sum_f(xr, cols) / float(cols);
+      const float var = sum_sq_dev_f(xr, cols, mean) / float(cols);
+      const float rstd = 1.0f / std::sqrt(var + eps);
+      for (int64_t c = 0; c < cols; ++c) yr[c] = (xr[c] - mean) * rstd * gamma[c] + beta[c];
+      if (mean_out) mean_out[r] = mean;
+      if (rstd_out) rstd_out[r] = rstd;
+    }
+  });
+}
+
+void CpuBackend::batchnorm(const float* x, int64_t rows, int64_t channels, int64_t ldx,
+                           const float* mean, const float* var, const float* gamma,
+                           const float* beta, float eps, bool relu, float* y, int64_t ldy) {
+  // Per-channel scale and shift once, then one fused multiply-add per element.
+  thread_local std::vector<float> scale_shift;
+  scale_shift.resize(size_t(2 * channels));
+  float* scale = scale_shift.data();
+  float* shift = scale + channels;
+  for (int64_t c = 0; c < channels; ++c) {
+    scale[c] = gamma[c] / std::sqrt(var[c] + eps);
+    shift[c] = beta[c] - mean[c] * scale[c];
+  }
+  parallel_for(rows, row_grain(channels), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* xr = x + r * ldx;
+      float* yr = y + r * ldy;
+      if (relu) {
+        for (int64_t c = 0; c < channels; ++c) yr[c] = std::fmax(xr[c] * scale[c] + shift[c], 0.0f);
+      } else {
+        for (int64_t c = 0; c < channels; ++c) yr[c] = xr[c] * scale[c] + shift[c];
+      }
+    }
+  });
+}
+
+void CpuBackend::l2_normalize(const float* x, int64_t rows, int64_t cols, float* y) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * cols;
+    const float inv = 1.0f / std::sqrt(dot_f(xr, xr, cols));
+    float* yr = y + r * cols;
+    for (int64_t c = 0; c < cols; ++c) yr[c] = xr[c] * inv;
+  }
+}
+
+void CpuBackend::activation(Act act, const float* x, float* y, int64_t n) {
+  parallel_for(n, 1 << 14, [&](int64_t b, int64_t e) {
+    switch (act) {
+      case Act::kIdentity:
+        if (y != x) std::copy(x + b, x + e, y + b);
+        break;
+      case Act::kRelu:
+        for (int64_t i = b; i < e; ++i) y[i] = std::fmax(x[i], 0.0f);
+        break;
+      case Act::kQuickGelu:
+        for (int64_t i = b; i < e; ++i) y[i] = quick_gelu_f(x[i]);
+        break;
+      case Act::kGelu:
+        for (int64_t i = b; i < e; ++i) y[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * 0.70710678118654752f));
+        break;
+    }
+  });
+}
+
+void CpuBackend::activation_backward(Act act, const float* x, const float* dy, float* dx,
+                                     int64_t n) {
+  parallel_for(n, 1 << 14, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) dx[i] = dy[i] * ref::activation_derivative<float>(act, x[i]);
+  });
+}
+
+void CpuBackend::add(const float* a, const float* b, float* y, int64_t n) {
+  parallel_for(n, 1 << 15, [&](int64_t s, int64_t e) {
+    for (int64_t i = s; i < e; ++i) y[i] = a[i] + b[i];
+  });
+}
+
+namespace {
+// In-place softmax of one row; entries listed as excluded were never written and stay 0.
+inline void softmax_row(float* s, int64_t n) {
+  float mx = -std::numeric_limits<float>::infinity();
+  for (int64_t j = 0; j < n; ++j) mx = std::fmax(mx, s[j]);
+  for (int64_t j = 0; j < n; ++j) s[j] = exp_f(s[j] - mx);
+  const float inv = 1.0f / sum_f(s, n);
+  for (int64_t j = 0; j < n; ++j) s[j] *= inv;
+}
+}  // namespace
+
+void CpuBackend::softmax(const float* x, float* y, int64_t rows, int64_t cols) {
+  parallel_for(rows, row_grain(cols), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      if (y != x) std::copy(x + r * cols, x + (r + 1) * cols, y + r * cols);
+      softmax_row(y + r * cols, cols);
+    }
+  });
+}
+
+void CpuBackend::softmax_backward(const float* y, const float* dy, float* dx, int64_t rows,
+                                  int64_t cols) {
+  parallel_for(rows, row_grain(cols), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* yr = y + r * cols;
+      const float* dyr = dy + r * cols;
+      const float dot = dot_f(yr, dyr, cols);
+      float* dxr = dx + r * cols;
+      for (int64_t c = 0; c < cols; ++c) dxr[c] = yr[c] * (dyr[c] - dot);
+    }
+  });
+}
+
+// One (batch item, head) pair per task. K is packed transposed so the scores of a query are an
+// axpy over contiguous keys, and the output is an axpy over contiguous value rows: both inner loops
+// are unit-stride and vectorise.
+void CpuBackend::attention(const ops::AttentionArgs& a) {
+  const int64_t hd = a.head_dim, tk = a.kv_len;
+  parallel_for(a.batch * a.heads, 1, [&](int64_t t0, int64_t t1) {
+    thread_local std::vector<float> scratch;
+    const size_t need = size_t(hd * tk + tk + hd);
+    if (scratch.size() < need) scratch.resize(need);
+    float* kt = scratch.data();
+    float* s = kt + hd * tk;
+    float* qs = s + tk;
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t n = t / a.heads, h = t % a.heads;
+      const float* kb = a.k + n * a.k_batch_stride + h * hd;
+      for (int64_t j = 0; j < tk; ++j)
+        for (int64_t d = 0; d < hd; ++d) kt[d * tk + j] = kb[j * a.k_row_stride + d];
+      const int32_t* mask = a.key_mask ? a.key_mask + n * tk : nullptr;
+      const float* vb = a.v + n * a.v_batch_stride + h * hd;
+      for (int64_t i = 0; i < a.q_len; ++i) {
+        const float* q = a.q + n * a.q_batch_stride + i * a.q_row_stride + h * hd;
+        float* o = a.out + n * a.out_batch_stride + i * a.out_row_stride + h * hd;
+        float* pr = a.probs ? a.probs + ((n * a.heads + h) * a.q_len + i) * tk : nullptr;
+        const int64_t jn = a.causal ? std::min(i + 1, tk) : tk;
+        // The query is scaled first, as torch's multi_head_attention_forward does.
+        for (int64_t d = 0; d < hd; ++d) qs[d] = q[d] * a.scale;
+        std::fill(s, s + jn, 0.0f);
+        for (int64_t d = 0; d < hd; ++d) {
+          const float qd = qs[d];
+          const float* kr = kt + d * tk;
+          for (int64_t j = 0; j < jn; ++j) s[j] += qd * kr[j];
+        }
+        bool any = true;
+        if (mask) {
+          any = false;
+          for (int64_t j = 0; j < jn; ++j) {
+            if (mask[j] == 0) s[j] = -std::numeric_limits<float>::infinity();
+            else any = true;
+          }
+        }
+        std::fill(o, o + hd, 0.0f);
+        if (!any || jn == 0) {
+          if (pr) std::fill(pr, pr + tk, 0.0f);
+          continue;
+        }
+        softmax_row(s, jn);
+        for (int64_t j = 0; j < jn; ++j) {
+          const float p = s[j];
+          if (p == 0.0f) continue;
+          const float* vr = vb + j * a.v_row_stride;
+          for (int64_t d = 0; d < hd; ++d) o[d] += p * vr[d];
+        }
+        if (pr) {
+          std::copy(s, s + jn, pr);
+          std::fill(pr + jn, pr + tk, 0.0f);
+        }
+      }
+    }
+  });
+}
+
+void CpuBackend::im2col(const ops::Im2ColArgs& a) {
+  const int64_t oh = a.out_h(), ow = a.out_w(), cols = a.c * a.kh * a.kw;
+  parallel_for(a.n * oh, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, ow * cols)),
+               [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t n = r / oh, oy = r % oh;
+      for (int64_t ox = 0; ox < ow; ++ox) {
+        float* row = a.out + (r * ow + ox) * cols;
+        for (int64_t c = 0; c < a.c; ++c) {
+          const float* xc = a.x + n * a.stride_n + c * a.stride_c;
+          for (int64_t ky = 0; ky < a.kh; ++ky) {
+            const int64_t iy = oy * a.stride - a.pad + ky;
+            float* dst = row + (c * a.kh + ky) * a.kw;
+            if (iy < 0 || iy >= a.h) {
+              std::fill(dst, dst + a.kw, 0.0f);
+              continue;
+            }
+            const float* xrow = xc + iy * a.stride_h;
+            for (int64_t kx = 0; kx < a.kw; ++kx) {
+              const int64_t ix = ox * a.stride - a.pad + kx;
+              dst[kx] = (ix >= 0 && ix < a.w) ? xrow[ix * a.stride_w] : 0.0f;
+            }
+          }
+        }
+      }
+    }
+  });
+}
+
+void CpuBackend::avgpool_nhwc(const float* x, int64_t n, int64_t h, int64_t w, int64_t c,
+                              int64_t k, float* y) {
+  const int64_t oh = h / k, ow = w / k;
+  const float inv = 1.0f / float(k * k);
+  parallel_for(n * oh, 1, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t b = r / oh, oy = r % oh;
+      for (int64_t ox = 0; ox < ow; ++ox) {
+        float* out = y + (r * ow + ox) * c;
+        std::fill(out, out + c, 0.0f);
+        for (int64_t ky = 0; ky < k; ++ky)
+          for (int64_t kx = 0; kx < k; ++kx) {
+            const float* in = x + ((b * h + oy * k + ky) * w + ox * k + kx) * c;
+            for (int64_t ch = 0; ch < c; ++ch) out[ch] += in[ch];
+          }
+        for (int64_t ch = 0; ch < c; ++ch) out[ch] *= inv;
+      }
+    }
+  });
+}
+
+CpuBackend& cpu_backend(GemmLibrary lib) {
+  static CpuBackend onednn(GemmLibrary::kOneDnn);
+  static CpuBackend openblas(GemmLibrary::kOpenBlas);
+  return lib == GemmLibrary::kOneDnn ? onednn : openblas;
+}
+
+}  // namespace clipkit::cpu

@@ -1,0 +1,26 @@
+// Single-precision GEMM through a tuned library: oneDNN (dnnl_sgemm) or OpenBLAS (cblas_sgemm).
+// Both were measured on CLIP's shapes (bench/ops_bench.cpp; figures in src/backends/cpu/README.md)
+// and oneDNN is the default. The library's own threads are set to the size of
+// ThreadPool::global(), so the GEMM and the pool's elementwise kernels use the same cores.
+#pragma once
+
+#include <cstdint>
+
+#include "ops/backend.h"
+
+namespace clipkit::cpu {
+
+enum class GemmLibrary { kOneDnn, kOpenBlas };
+const char* gemm_library_name(GemmLibrary lib);
+// Parses "onednn"/"dnnl" or "openblas"; throws Error otherwise.
+GemmLibrary parse_gemm_library(const char* name);
+
+// c = alpha * a b + beta * c + bias (see ops::Backend::gemm). Handles empty shapes and K = 0.
+void sgemm(GemmLibrary lib, const ops::Mat& a, const ops::Mat& b, float* c, int64_t ldc,
+           float alpha, float beta, const float* bias);
+
+// Sets the thread count of both libraries for calls made from the calling thread (OpenMP's
+// setting is per thread) and the process (OpenBLAS).
+void set_gemm_threads(int threads);
+
+}  // namespace clipkit::cpu

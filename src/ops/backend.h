@@ -1,0 +1,193 @@
+// The kernel interface every compute backend implements. The op functions in src/ops/*.h validate
+// their tensors and call these kernels; the model calls only the op functions. Kernels work on raw
+// float32 pointers with explicit sizes and strides, so a backend never needs to know about Tensor,
+// and the same kernel serves contiguous activations, strided weight views (a checkpoint's
+// transposed projection, a row block of a fused q/k/v matrix) and column slices of fused buffers.
+//
+// Two backends exist: backends/ref (plain scalar loops, float64 accumulation: the oracle) and
+// backends/cpu (the fast path: a tuned GEMM library, threads, vectorisable loops). Every kernel of
+// the cpu backend is tested against the ref backend on random and odd shapes.
+//
+// Conventions shared by all kernels:
+//  - Matrices are float32, element (r, c) at data[r * row_stride + c * col_stride].
+//  - Outputs never alias inputs unless a kernel says so.
+//  - Kernels are deterministic for a given backend and thread count.
+#pragma once
+
+#include <cstdint>
+
+namespace clipkit::ops {
+
+// Pointwise nonlinearities used by CLIP towers.
+//   kIdentity:  y = x
+//   kRelu:      y = max(x, 0)
+//   kQuickGelu: y = x * sigmoid(1.702 x)              (OpenAI CLIP's "QuickGELU")
+//   kGelu:      y = x/2 * (1 + erf(x / sqrt(2)))      (exact GELU, OpenCLIP/LAION and transformers "gelu")
+enum class Act : uint8_t { kIdentity, kRelu, kQuickGelu, kGelu };
+const char* act_name(Act a);
+
+// A read-only matrix view (float32 in backends; float64 in the ref backend's double kernels).
+template <typename T>
+struct BasicMat {
+  const T* data = nullptr;
+  int64_t rows = 0, cols = 0;
+  int64_t row_stride = 0, col_stride = 1;
+
+  // The transposed view (no copy).
+  BasicMat t() const { return {data, cols, rows, col_stride, row_stride}; }
+  T at(int64_t r, int64_t c) const { return data[r * row_stride + c * col_stride]; }
+  // Row-major with contiguous rows.
+  static BasicMat rows_of(const T* p, int64_t rows, int64_t cols, int64_t ld) {
+    return {p, rows, cols, ld, 1};
+  }
+};
+using Mat = BasicMat<float>;
+
+// Multi-head scaled dot-product attention over a batch. Head h of token t in batch item n uses
+// the columns [h*head_dim, (h+1)*head_dim) of row t of that item; rows are addressed through
+// strides so q, k and v can be column blocks of one fused [N*T, 3W] projection output.
+//
+//   s[n,h,i,j] = scale * sum_d q[n,i,h,d] * k[n,j,h,d]       (for allowed j, else -inf)
+//   p[n,h,i,:] = softmax_j(s[n,h,i,:])                         (float32, max-subtracted)
+//   o[n,i,h,d] = sum_j p[n,h,i,j] * v[n,j,h,d]
+//
+// Key j is allowed for query i when (!causal || j <= i) and (key_mask == null ||
+// key_mask[n*kv_len + j] != 0). A query with no allowed key gets o = 0 (and p = 0).
+template <typename T>
+struct BasicAttentionArgs {
+  int64_t batch = 0, heads = 0, head_dim = 0, q_len = 0, kv_len = 0;
+  const T* q = nullptr;
+  int64_t q_row_stride = 0, q_batch_stride = 0;
+  const T* k = nullptr;
+  int64_t k_row_stride = 0, k_batch_stride = 0;
+  const T* v = nullptr;
+  int64_t v_row_stride = 0, v_batch_stride = 0;
+  T* out = nullptr;
+  int64_t out_row_stride = 0, out_batch_stride = 0;
+  T scale = 1;
+  bool causal = false;
+  const int32_t* key_mask = nullptr;  // [batch, kv_len], contiguous
+  // Optional: the softmax probabilities [batch, heads, q_len, kv_len] (contiguous), kept for the
+  // backward pass. Null in inference.
+  T* probs = nullptr;
+};
+using AttentionArgs = BasicAttentionArgs<float>;
+
+// Gradients of attention given the saved probabilities (args.probs must be set) and dO with the
+// same addressing as `out`. dq/dk/dv use the addressing of q/k/v (row and batch strides of the
+// forward args) and are overwritten.
+//   dP[i,j] = sum_d dO[i,d] v[j,d]
+//   dS[i,j] = p[i,j] * (dP[i,j] - sum_j' p[i,j'] dP[i,j'])
+//   dq[i,:] = scale * sum_j dS[i,j] k[j,:],  dk[j,:] = scale * sum_i dS[i,j] q[i,:],
+//   dv[j,:] = sum_i p[i,j] dO[i,:]
+template <typename T>
+struct BasicAttentionGrads {
+  const T* dout = nullptr;
+  T* dq = nullptr;
+  T* dk = nullptr;
+  T* dv = nullptr;
+};
+using AttentionGrads = BasicAttentionGrads<float>;
+
+// im2col over a logical [N, C, H, W] input addressed through strides (so both NCHW and NHWC
+// memory work). Writes rows[(n*OH + oy)*OW + ox, (c*KH + ky)*KW + kx] = x[n, c, iy, ix] with
+// iy = oy*stride - pad + ky, ix = ox*stride - pad + kx, 0 outside the image. The column order
+// matches a PyTorch conv weight [O, C, KH, KW] read as an [O, C*KH*KW] matrix, so
+// out = rows · weight^T is the convolution in NHWC order.
+template <typename T>
+struct BasicIm2ColArgs {
+  const T* x = nullptr;
+  int64_t n = 0, c = 0, h = 0, w = 0;
+  int64_t stride_n = 0, stride_c = 0, stride_h = 0, stride_w = 0;
+  int64_t kh = 1, kw = 1, stride = 1, pad = 0;
+  T* out = nullptr;  // [N*OH*OW, C*KH*KW] contiguous
+  int64_t out_h() const { return (h + 2 * pad - kh) / stride + 1; }
+  int64_t out_w() const { return (w + 2 * pad - kw) / stride + 1; }
+};
+using Im2ColArgs = BasicIm2ColArgs<float>;
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual const char* name() const = 0;
+
+  // ---- matrix products ----------------------------------------------------------------------
+  // c[m, n] = alpha * sum_k a(m, k) b(k, n) + beta * c[m, n] + bias[n]   (bias may be null)
+  // a is [M, K], b is [K, N]; each needs a unit stride in one of its dimensions. c is row-major
+  // with leading dimension ldc >= N. With beta == 0, c is not read (it may hold NaN).
+  virtual void gemm(const Mat& a, const Mat& b, float* c, int64_t ldc, float alpha, float beta,
+                    const float* bias) = 0;
+  // out[c] (+)= sum_r x[r * ldx + c] over rows: the bias gradient of a linear layer.
+  virtual void col_sum(const float* x, int64_t rows, int64_t cols, int64_t ldx, float* out,
+                       bool accumulate) = 0;
+
+  // ---- normalisation ------------------------------------------------------------------------
+  // Per row r of x [rows, cols] (row stride ldx; y row stride ldy):
+  //   mean = sum_c x / cols;  var = sum_c (x - mean)^2 / cols  (biased);  rstd = 1/sqrt(var + eps)
+  //   y = (x - mean) * rstd * gamma + beta
+  // mean_out/rstd_out ([rows], may be null) are saved for the backward pass. y may equal x.
+  virtual void layernorm(const float* x, int64_t rows, int64_t cols, int64_t ldx,
+                         const float* gamma, const float* beta, float eps, float* y, int64_t ldy,
+                         float* mean_out, float* rstd_out) = 0;
+  // With xhat = (x - mean) * rstd and g = dy * gamma:
+  //   dx = rstd * (g - mean_c(g) - xhat * mean_c(g * xhat))
+  //   dgamma += sum_r dy * xhat;   dbeta += sum_r dy
+  // x, dy, dx are contiguous [rows, cols]; dgamma/dbeta may be null.
+  virtual void layernorm_backward(const float* x, const float* dy, int64_t rows, int64_t cols,
+                                  const float* gamma, const float* mean, const float* rstd,
+                                  float* dx, float* dgamma, float* dbeta) = 0;
+  // BatchNorm in inference mode on channels-last data x [rows, C] (row stride ldx; NHWC):
+  //   y = (x - running_mean) / sqrt(running_var + eps) * gamma + beta, then ReLU when `relu`.
+  // y may equal x.
+  virtual void batchnorm(const float* x, int64_t rows, int64_t channels, int64_t ldx,
+                         const float* mean, const float* var, const float* gamma,
+                         const float* beta, float eps, bool relu, float* y, int64_t ldy) = 0;
+  // Row-wise L2 normalisation: y = x / ||x||_2. x and y contiguous [rows, cols]; y may equal x.
+  virtual void l2_normalize(const float* x, int64_t rows, int64_t cols, float* y) = 0;
+
+  // ---- pointwise ----------------------------------------------------------------------------
+  // y = act(x) over n elements; y may equal x.
+  virtual void activation(Act act, const float* x, float* y, int64_t n) = 0;
+  // dx = dy * act'(x):
+  //   relu'      = [x > 0]
+  //   quickgelu' = s + 1.702 x s (1 - s),  s = sigmoid(1.702 x)
+  //   gelu'      = Phi(x) + x phi(x),      Phi = (1 + erf(x/sqrt2))/2, phi = exp(-x^2/2)/sqrt(2 pi)
+  virtual void activation_backward(Act act, const float* x, const float* dy, float* dx,
+                                   int64_t n) = 0;
+  // y = a + b over n elements; y may equal a or b.
+  virtual void add(const float* a, const float* b, float* y, int64_t n) = 0;
+
+  // ---- softmax and attention ----------------------------------------------------------------
+  // Row-wise softmax over contiguous [rows, cols]: y = exp(x - max) / sum exp(x - max).
+  virtual void softmax(const float* x, float* y, int64_t rows, int64_t cols) = 0;
+  // dx = y * (dy - sum_c(dy * y)), per row.
+  virtual void softmax_backward(const float* y, const float* dy, float* dx, int64_t rows,
+                                int64_t cols) = 0;
+  virtual void attention(const AttentionArgs& args) = 0;
+  virtual void attention_backward(const AttentionArgs& args, const AttentionGrads& grads) = 0;
+
+  // ---- convolution and pooling (ModifiedResNet, patch embedding) ----------------------------
+  virtual void im2col(const Im2ColArgs& args) = 0;
+  // Average pooling with kernel = stride = k (floor mode, no padding) on NHWC x [N, H, W, C]:
+  // y[n, oy, ox, c] = mean over the k x k window. y is [N, H/k, W/k, C].
+  virtual void avgpool_nhwc(const float* x, int64_t n, int64_t h, int64_t w, int64_t c, int64_t k,
+                            float* y) = 0;
+
+  // ---- contrastive loss ---------------------------------------------------------------------
+  // CLIP's symmetric InfoNCE on B matched pairs. img [B, E] and txt [B, E] are the unnormalised
+  // features, log_scale the learnable log temperature:
+  //   u = img/|img|, w = txt/|txt|, L = exp(log_scale) * u w^T       (logits_per_image)
+  //   loss = (CE(L, arange B) + CE(L^T, arange B)) / 2,  CE = mean cross entropy
+  // Returns the loss; writes logits [B, B] when non-null. Softmaxes in float64 in ref.
+  virtual double contrastive_loss(const float* img, const float* txt, int64_t b, int64_t e,
+                                  float log_scale, float* logits) = 0;
+  // Gradients of the loss above (scaled by dloss):
+  //   dL = dloss * ((softmax_rows(L) - I) + (softmax_cols(L) - I)) / (2B)
+  //   du = exp(s) dL w,  dw = exp(s) dL^T u,  ds = sum(dL * L)
+  //   dimg = (du - u (u . du)) / |img|  (likewise dtxt)
+  virtual void contrastive_loss_backward(const float* img, const float* txt, int64_t b, int64_t e,
+                                         float log_scale, double dloss, float* dimg, float* dtxt,
+                                         float* dlog_scale) = 0;
+};
+
+}  // namespace clipkit::ops
