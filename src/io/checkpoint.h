@@ -6,6 +6,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,13 +30,30 @@ struct Checkpoint {
   std::map<std::string, Tensor> params;
   // The canonical tensor or an Error naming the checkpoint and the missing name.
   const Tensor& param(const std::string& name) const;
-  // Total parameter count.
+  // Total parameter count (as PyTorch counts parameters(): BatchNorm running statistics excluded).
   int64_t parameter_count() const;
+  // The weights file(s) the tensors came from and how the architecture was determined
+  // ("open_clip_config.json", "config.json", "preset ViT-B-32", "derived from shapes").
+  std::vector<std::string> weight_files;
+  std::string config_source;
 };
 
 // `path` is a model folder (open_clip_config.json + open_clip_model.safetensors, a transformers
 // folder with config.json + model.safetensors or a sharded index, a diffusers text_encoder folder)
 // or a single weights file (.safetensors, .bin/.pt/.pth torch zip, TorchScript .pt).
 Checkpoint load_checkpoint(const std::string& path, const LoadOptions& opts = {});
+
+// Writes `ckpt` into the folder `dir` (created if needed) in a layout: kOpenAI writes
+// open_clip_config.json + open_clip_model.safetensors (OpenAI state-dict names, fused in_proj,
+// [in, out] projections); kHF and kDiffusers write config.json + model.safetensors (transformers
+// names; text-only models keep the `text_model.` prefix as transformers 4 does) and, for models
+// with a vision tower, preprocessor_config.json. Tensors keep their dtype. Throws when the layout
+// cannot express the model (a ResNet in transformers' layout, a single tower in OpenCLIP's).
+void save_checkpoint(const Checkpoint& ckpt, const std::string& dir, Layout layout);
+
+// Which layout a set of tensor names is in: kOpenAI (visual.*, transformer.resblocks.*,
+// token_embedding.weight, ...), kHF (text_model.*, vision_model.*, or transformers 5's unprefixed
+// single-tower names); nullopt when neither.
+std::optional<Layout> detect_layout(const std::vector<std::string>& names);
 
 }  // namespace clipkit::io

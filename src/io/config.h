@@ -4,8 +4,12 @@
 #pragma once
 
 #include <array>
+#include <map>
 #include <optional>
 #include <string>
+#include <vector>
+
+#include "core/tensor.h"
 
 namespace clipkit::io {
 
@@ -70,5 +74,51 @@ struct ModelConfig {
   PreprocessConfig preprocess;
   double logit_scale_init = 2.6592;  // log(1/0.07), when the checkpoint has no logit_scale
 };
+
+const char* activation_name(Activation a);  // "quick_gelu" / "gelu"
+const char* pooling_name(TextPooling p);    // "argmax" / "first_eot"
+const char* resize_mode_name(ResizeMode m); // "shortest" / "longest" / "squash"
+
+// Checks that a config describes a buildable model: positive sizes, heads dividing the width,
+// image size divisible by the patch (ViT) or by 32 (ResNet), 3 mean/std values, ... Throws an
+// Error naming `c.name` and the offending field.
+void validate_config(const ModelConfig& c);
+
+// open_clip_config.json: {"model_cfg": {embed_dim, quick_gelu, vision_cfg, text_cfg},
+// "preprocess_cfg": {mean, std, interpolation, resize_mode, size, fill_color}}; a bare model_cfg
+// object (open_clip's model_configs/*.json) is accepted too. Options the engine does not implement
+// (timm or HF towers, layer scale, attentional pooling, ...) are refused with an Error naming
+// them. `label` names the file in messages. The result is validated.
+ModelConfig parse_open_clip_config(const std::string& json_text, const std::string& label);
+ModelConfig load_open_clip_config(const std::string& path);
+// Serialises `c` as an open_clip_config.json (the inverse of parse_open_clip_config).
+std::string open_clip_config_json(const ModelConfig& c);
+
+// A transformers config.json of model_type clip (CLIPModel), clip_text_model (CLIPTextModel /
+// CLIPTextModelWithProjection) or clip_vision_model (CLIPVision*). Tower sizes are required;
+// other fields default as transformers defaults them. Pooling: eos_token_id == 2 means argmax of
+// the ids (transformers' legacy rule), otherwise the first position holding eos_token_id.
+// Whether a text- or vision-only model has a projection comes from "architectures"; when that is
+// absent, `has_text_projection` / `has_vision_projection` (from the weights) decide. The
+// preprocess profile is kHF with the tower's image size.
+ModelConfig parse_hf_config(const std::string& json_text, const std::string& label,
+                            std::optional<bool> has_text_projection = std::nullopt,
+                            std::optional<bool> has_vision_projection = std::nullopt);
+// preprocessor_config.json of a CLIPImageProcessor, applied on top of `base`.
+PreprocessConfig parse_hf_preprocessor_config(const std::string& json_text,
+                                              const std::string& label,
+                                              const PreprocessConfig& base);
+// Serialises `c` as a transformers config.json (CLIPModel, or the text/vision model classes for
+// single-tower configs) and as a preprocessor_config.json.
+std::string hf_config_json(const ModelConfig& c);
+std::string hf_preprocessor_config_json(const ModelConfig& c);
+
+// The architecture of an OpenAI-layout state dict derived from its tensor shapes exactly as
+// OpenAI's clip/model.py build_model() does (heads = width // 64, vision heads = width * 32 // 64
+// for ResNets, QuickGELU, argmax pooling). Used only when neither a config file nor a preset is
+// given; throws when a needed tensor is missing or the derived head count is 0 (small models
+// whose head count cannot be derived need a config).
+ModelConfig derive_openai_config(const std::map<std::string, Shape>& shapes,
+                                 const std::string& label);
 
 }  // namespace clipkit::io

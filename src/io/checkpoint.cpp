@@ -1,0 +1,263 @@
+// load_checkpoint: find the weights and the architecture of a model folder or file, then map the
+// tensors onto canonical names with the layout's name map.
+#include "io/checkpoint.h"
+
+#include <filesystem>
+#include <set>
+
+#include "core/error.h"
+#include "core/mapped_file.h"
+#include "io/json_util.h"
+#include "io/name_map.h"
+#include "io/presets.h"
+#include "io/safetensors.h"
+#include "io/torch_zip.h"
+
+namespace clipkit::io {
+
+namespace fs = std::filesystem;
+
+const char* layout_name(Layout l) {
+  switch (l) {
+    case Layout::kOpenAI: return "openai";
+    case Layout::kHF: return "transformers";
+    case Layout::kDiffusers: return "diffusers";
+    case Layout::kSDSingleFile: return "sd-single-file";
+  }
+  return "?";
+}
+
+const Tensor& Checkpoint::param(const std::string& name) const {
+  auto it = params.find(name);
+  if (it == params.end()) fail(path, ": the checkpoint has no parameter '", name, "'");
+  return it->second;
+}
+
+int64_t Checkpoint::parameter_count() const {
+  // Like PyTorch's sum over parameters(): BatchNorm running statistics are buffers, not counted.
+  int64_t n = 0;
+  for (const auto& [k, t] : params) {
+    const bool buffer = k.size() > 12 && (k.compare(k.size() - 12, 12, "running_mean") == 0 ||
+                                          k.compare(k.size() - 11, 11, "running_var") == 0);
+    if (!buffer) n += t.numel();
+  }
+  return n;
+}
+
+namespace {
+
+bool starts_with(const std::string& s, const std::string& p) { return s.rfind(p, 0) == 0; }
+bool ends_with(const std::string& s, const std::string& x) {
+  return s.size() >= x.size() && s.compare(s.size() - x.size(), x.size(), x) == 0;
+}
+
+using TensorMap = std::map<std::string, Tensor>;
+
+struct Weights {
+  TensorMap tensors;
+  std::vector<std::string> files;
+};
+
+TensorMap safetensors_tensors(const std::string& path) {
+  SafetensorsFile f = SafetensorsFile::open(path);
+  TensorMap m;
+  for (const std::string& n : f.names()) m.emplace(n, f.get(n));
+  return m;
+}
+
+// A sharded checkpoint: <index>.json {"weight_map": {tensor: shard file}} next to the shards.
+Weights read_sharded(const std::string& index_path, bool torch_shards) {
+  const jsonu::json root = jsonu::parse_file(index_path);
+  const jsonu::Obj top(root, index_path, "");
+  const jsonu::Obj wm = top.child("weight_map");
+  std::map<std::string, std::vector<std::string>> by_shard;
+  for (auto it = wm.raw().begin(); it != wm.raw().end(); ++it) {
+    CLIPKIT_CHECK(it.value().is_string(), wm.where(it.key()), " must be a file name");
+    const std::string shard = it.value().get<std::string>();
+    CLIPKIT_CHECK(!shard.empty() && shard.find('/') == std::string::npos && shard != "..",
+                  wm.where(it.key()), " = '", shard, "' is not a file name in the same folder");
+    by_shard[shard].push_back(it.key());
+  }
+  const fs::path dir = fs::path(index_path).parent_path();
+  Weights w;
+  for (const auto& [shard, names] : by_shard) {
+    const std::string sp = (dir / shard).string();
+    TensorMap m = torch_shards ? read_torch_checkpoint(sp).tensors : safetensors_tensors(sp);
+    const std::set<std::string> listed(names.begin(), names.end());
+    for (const std::string& n : names) {
+      auto it = m.find(n);
+      CLIPKIT_CHECK(it != m.end(), index_path, ": tensor '", n, "' is listed in shard '", shard,
+                    "' but that file does not hold it");
+      CLIPKIT_CHECK(w.tensors.emplace(n, it->second).second, index_path, ": tensor '", n,
+                    "' appears in two shards");
+    }
+    for (const auto& [n, t] : m)
+      CLIPKIT_CHECK(listed.count(n), sp, ": tensor '", n, "' is not in the index ", index_path);
+    w.files.push_back(sp);
+  }
+  return w;
+}
+
+// One weights file, by content: safetensors, or a torch zip / TorchScript archive.
+Weights read_weights_file(const std::string& path) {
+  Weights w;
+  w.files.push_back(path);
+  if (ends_with(path, ".index.json")) return read_sharded(path, path.find(".bin") != std::string::npos);
+  if (looks_like_zip(path)) {
+    w.tensors = read_torch_checkpoint(path).tensors;
+  } else {
+    w.tensors = safetensors_tensors(path);
+  }
+  return w;
+}
+
+std::vector<std::string> keys(const TensorMap& m) {
+  std::vector<std::string> k;
+  for (const auto& [n, t] : m) k.push_back(n);
+  return k;
+}
+
+std::map<std::string, Shape> shapes(const TensorMap& m) {
+  std::map<std::string, Shape> s;
+  for (const auto& [n, t] : m) s.emplace(n, t.shape());
+  return s;
+}
+
+HfPrefixes hf_prefixes(const TensorMap& m) {
+  HfPrefixes p;
+  p.text.clear();
+  p.vision.clear();
+  for (const auto& [n, t] : m) {
+    if (starts_with(n, "text_model.")) p.text = "text_model.";
+    if (starts_with(n, "vision_model.")) p.vision = "vision_model.";
+  }
+  return p;
+}
+
+bool has_tensor(const TensorMap& m, const std::string& n) { return m.count(n) != 0; }
+
+std::string read_text(const fs::path& p) { return read_file(p.string()); }
+
+Checkpoint finish(Weights w, ModelConfig cfg, Layout layout, const std::string& path,
+                  std::string config_source) {
+  Checkpoint ck;
+  ck.path = path;
+  ck.layout = layout;
+  ck.weight_files = w.files;
+  ck.config_source = std::move(config_source);
+  const std::string label = w.files.size() == 1 ? w.files[0] : path;
+  const std::vector<NameRule> rules = layout == Layout::kOpenAI
+                                          ? openai_name_map(cfg)
+                                          : hf_name_map(cfg, hf_prefixes(w.tensors));
+  ck.params = map_to_canonical(rules, cfg, w.tensors, label);
+  ck.config = std::move(cfg);
+  return ck;
+}
+
+ModelConfig hf_config_for(const fs::path& config_json, const TensorMap& t) {
+  ModelConfig c = parse_hf_config(read_text(config_json), config_json.string(),
+                                  has_tensor(t, "text_projection.weight"),
+                                  has_tensor(t, "visual_projection.weight"));
+  const fs::path pp = config_json.parent_path() / "preprocessor_config.json";
+  if (fs::exists(pp))
+    c.preprocess = parse_hf_preprocessor_config(read_text(pp), pp.string(), c.preprocess);
+  return c;
+}
+
+Checkpoint load_folder(const fs::path& dir, const LoadOptions& opts) {
+  const std::string d = dir.string();
+  if (fs::exists(dir / "open_clip_config.json")) {
+    fs::path weights;
+    for (const char* n : {"open_clip_model.safetensors", "open_clip_pytorch_model.bin"})
+      if (fs::exists(dir / n)) {
+        weights = dir / n;
+        break;
+      }
+    CLIPKIT_CHECK(!weights.empty(), d,
+                  ": has open_clip_config.json but neither open_clip_model.safetensors nor "
+                  "open_clip_pytorch_model.bin");
+    Weights w = read_weights_file(weights.string());
+    if (!opts.arch.empty())
+      return finish(std::move(w), preset(opts.arch), Layout::kOpenAI, d, "preset " + opts.arch);
+    return finish(std::move(w), load_open_clip_config((dir / "open_clip_config.json").string()),
+                  Layout::kOpenAI, d, "open_clip_config.json");
+  }
+  if (fs::exists(dir / "config.json")) {
+    Weights w;
+    if (fs::exists(dir / "model.safetensors")) {
+      w = read_weights_file((dir / "model.safetensors").string());
+    } else if (fs::exists(dir / "model.safetensors.index.json")) {
+      w = read_sharded((dir / "model.safetensors.index.json").string(), false);
+    } else if (fs::exists(dir / "pytorch_model.bin")) {
+      w = read_weights_file((dir / "pytorch_model.bin").string());
+    } else if (fs::exists(dir / "pytorch_model.bin.index.json")) {
+      w = read_sharded((dir / "pytorch_model.bin.index.json").string(), true);
+    } else {
+      fail(d, ": has config.json but no model.safetensors, model.safetensors.index.json, "
+              "pytorch_model.bin or pytorch_model.bin.index.json");
+    }
+    // diffusers keeps each text encoder of a pipeline in its own text_encoder*/ folder.
+    const std::string base = fs::absolute(dir).lexically_normal().filename().string();
+    const Layout layout = starts_with(base, "text_encoder") ? Layout::kDiffusers : Layout::kHF;
+    if (!opts.arch.empty())
+      return finish(std::move(w), preset(opts.arch), layout, d, "preset " + opts.arch);
+    ModelConfig cfg = hf_config_for(dir / "config.json", w.tensors);
+    return finish(std::move(w), std::move(cfg), layout, d, "config.json");
+  }
+  fail(d, ": not a model folder (no open_clip_config.json or config.json)");
+}
+
+Checkpoint load_file(const fs::path& file, const LoadOptions& opts) {
+  const std::string f = file.string();
+  Weights w = read_weights_file(f);
+  std::optional<Layout> layout = detect_layout(keys(w.tensors));
+  CLIPKIT_CHECK(layout.has_value(), f,
+                ": the tensor names are neither OpenAI/OpenCLIP nor transformers CLIP names (first: '",
+                w.tensors.empty() ? std::string("none") : w.tensors.begin()->first, "')");
+  if (!opts.arch.empty())
+    return finish(std::move(w), preset(opts.arch), *layout, f, "preset " + opts.arch);
+  // A weights file next to its config is read with that config.
+  const fs::path dir = file.parent_path().empty() ? fs::path(".") : file.parent_path();
+  if (*layout == Layout::kOpenAI) {
+    if (fs::exists(dir / "open_clip_config.json"))
+      return finish(std::move(w), load_open_clip_config((dir / "open_clip_config.json").string()),
+                    *layout, f, "open_clip_config.json");
+    ModelConfig cfg = derive_openai_config(shapes(w.tensors), f);
+    return finish(std::move(w), std::move(cfg), *layout, f, "derived from tensor shapes");
+  }
+  CLIPKIT_CHECK(fs::exists(dir / "config.json"), f,
+                ": transformers weights need their config.json (or a preset with --arch)");
+  ModelConfig cfg = hf_config_for(dir / "config.json", w.tensors);
+  return finish(std::move(w), std::move(cfg), *layout, f, "config.json");
+}
+
+}  // namespace
+
+std::optional<Layout> detect_layout(const std::vector<std::string>& names) {
+  int openai = 0, hf = 0;
+  for (const std::string& n : names) {
+    if (starts_with(n, "visual.") || starts_with(n, "transformer.resblocks.") ||
+        n == "token_embedding.weight" || n == "positional_embedding" || n == "ln_final.weight" ||
+        n == "text_projection")
+      ++openai;
+    if (starts_with(n, "text_model.") || starts_with(n, "vision_model.") ||
+        starts_with(n, "embeddings.") || starts_with(n, "encoder.layers.") ||
+        n == "text_projection.weight" || n == "visual_projection.weight" ||
+        n == "final_layer_norm.weight" || starts_with(n, "pre_layrnorm."))
+      ++hf;
+  }
+  if (openai > 0 && hf == 0) return Layout::kOpenAI;
+  if (hf > 0 && openai == 0) return Layout::kHF;
+  return std::nullopt;
+}
+
+Checkpoint load_checkpoint(const std::string& path, const LoadOptions& opts) {
+  const fs::path p(path);
+  std::error_code ec;
+  const auto st = fs::status(p, ec);
+  CLIPKIT_CHECK(!ec && fs::exists(st), "'", path, "' does not exist");
+  if (fs::is_directory(st)) return load_folder(p, opts);
+  return load_file(p, opts);
+}
+
+}  // namespace clipkit::io
