@@ -1,0 +1,281 @@
+// Image.resize of Pillow 9.4: the mode rules of Image.py (NEAREST for 1/P, premultiplied alpha for
+// RGBA/LA, copy for an unchanged size), the argument checks and crop shortcut of _imaging.c's
+// _resize, the two-pass driver of ImagingResampleInner, and NEAREST as ImagingScaleAffine (or
+// ImagingGenericTransform for I;16) computes it.
+#include "image/resample.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+#include <string>
+
+#include "core/error.h"
+#include "image/resample_coeffs.h"
+#include "image/resample_kernels.h"
+
+namespace clipkit::image {
+namespace {
+
+size_t pixel_bytes(Mode m) { return size_t(mode_channels(m)) * mode_sample_bytes(m); }
+
+Image blank_like(const Image& img, int width, int height) {
+  Image out;
+  out.width = width;
+  out.height = height;
+  out.mode = img.mode;
+  out.palette = img.palette;
+  out.palette_has_alpha = img.palette_has_alpha;
+  out.exif_orientation = img.exif_orientation;
+  out.format = img.format;
+  out.pixels.assign(size_t(width) * height * pixel_bytes(img.mode), 0);
+  return out;
+}
+
+void check_image(const Image& img) {
+  CLIPKIT_CHECK(img.width > 0 && img.height > 0, "resize: the ", mode_name(img.mode),
+                " image is empty (", img.width, "x", img.height, ")");
+  const size_t want = size_t(img.width) * img.height * pixel_bytes(img.mode);
+  CLIPKIT_CHECK(img.pixels.size() == want, "resize: ", img.width, "x", img.height, " ",
+                mode_name(img.mode), " image holds ", img.pixels.size(), " bytes of pixels, ",
+                want, " expected");
+}
+
+void check_target(const Image& img, int width, int height) {
+  CLIPKIT_CHECK(width >= 1 && height >= 1, "resize: target size ", width, "x", height,
+                " must be at least 1x1 (resizing a ", img.width, "x", img.height, " image)");
+  CLIPKIT_CHECK(width <= kMaxResizeSide && height <= kMaxResizeSide &&
+                    uint64_t(width) * uint64_t(height) <= kMaxResizePixels,
+                "resize: target size ", width, "x", height, " is too large (at most ",
+                kMaxResizeSide, " pixels a side and ", kMaxResizePixels, " pixels; resizing a ",
+                img.width, "x", img.height, " image)");
+}
+
+// Pillow's integer-box shortcut: ImagingCrop.
+Image crop_box(const Image& img, int x0, int y0, int width, int height) {
+  Image out = blank_like(img, width, height);
+  const size_t bpp = pixel_bytes(img.mode);
+  for (int y = 0; y < height; ++y)
+    std::memcpy(out.row(y), img.row(y0 + y) + size_t(x0) * bpp, size_t(width) * bpp);
+  return out;
+}
+
+// Pillow's COORD(): -1 for negative coordinates, truncation otherwise.
+inline int coord(double v) { return v < 0.0 ? -1 : int(v); }
+
+// ImagingScaleAffine: a running double coordinate per axis, a table of source columns, and zero
+// fill where a coordinate falls outside the source.
+Image nearest_scale(const Image& img, int width, int height, const ResizeBox& b) {
+  Image out = blank_like(img, width, height);
+  const size_t bpp = pixel_bytes(img.mode);
+  const double a0 = double(b.x1 - b.x0) / width;
+  const double a4 = double(b.y1 - b.y0) / height;
+  const double a2 = b.x0, a5 = b.y0;
+  std::vector<int> xintab(size_t(width), 0);
+  int xmin = width, xmax = 0;
+  double xo = a2 + a0 * 0.5;
+  for (int x = 0; x < width; ++x) {
+    const int xin = coord(xo);
+    if (xin >= 0 && xin < img.width) {
+      xmax = x + 1;
+      if (x < xmin) xmin = x;
+      xintab[x] = xin;
+    }
+    xo += a0;
+  }
+  double yo = a5 + a4 * 0.5;
+  for (int y = 0; y < height; ++y) {
+    const int yi = coord(yo);
+    if (yi >= 0 && yi < img.height) {
+      const uint8_t* in = img.row(yi);
+      uint8_t* o = out.row(y);
+      switch (bpp) {
+        case 1:
+          for (int x = xmin; x < xmax; ++x) o[x] = in[xintab[x]];
+          break;
+        case 4:
+          for (int x = xmin; x < xmax; ++x) std::memcpy(o + size_t(x) * 4, in + size_t(xintab[x]) * 4, 4);
+          break;
+        default:
+          for (int x = xmin; x < xmax; ++x)
+            std::memcpy(o + size_t(x) * bpp, in + size_t(xintab[x]) * bpp, bpp);
+      }
+    }
+    yo += a4;
+  }
+  return out;
+}
+
+// ImagingGenericTransform with the affine map and nearest_filter16 (Pillow's path for I;16):
+// each output pixel maps its centre directly, without a running sum.
+Image nearest_generic(const Image& img, int width, int height, const ResizeBox& b) {
+  Image out = blank_like(img, width, height);
+  const size_t bpp = pixel_bytes(img.mode);
+  const double a0 = double(b.x1 - b.x0) / width;
+  const double a4 = double(b.y1 - b.y0) / height;
+  const double a2 = b.x0, a5 = b.y0;
+  for (int y = 0; y < height; ++y) {
+    const int yi = coord(0.0 * (0 + 0.5) + a4 * (y + 0.5) + a5);
+    if (yi < 0 || yi >= img.height) continue;
+    uint8_t* o = out.row(y);
+    for (int x = 0; x < width; ++x) {
+      const int xi = coord(a0 * (x + 0.5) + 0.0 * (y + 0.5) + a2);
+      if (xi >= 0 && xi < img.width) std::memcpy(o + size_t(x) * bpp, img.row(yi) + size_t(xi) * bpp, bpp);
+    }
+  }
+  return out;
+}
+
+// ImagingResampleInner: horizontal pass over only the rows the vertical pass reads, then the
+// vertical pass; either is skipped when its axis is unchanged.
+Image resample_passes(const Image& img, int width, int height, Filter filter, const ResizeBox& b) {
+  const bool need_h = width != img.width || b.x0 != 0 || b.x1 != float(width);
+  const bool need_v = height != img.height || b.y0 != 0 || b.y1 != float(height);
+  const auto vc = detail::axis_coeffs(img.height, b.y0, b.y1, height, filter);
+  const int ybox_first = vc->start[0];
+  const int ybox_last = vc->start[height - 1] + vc->count[height - 1];
+  const int channels = img.channels();
+  const bool is_i = img.mode == Mode::kI, is_f = img.mode == Mode::kF;
+  const bool wide = is_i || is_f;
+
+  Image tmp;
+  const Image* cur = &img;
+  int row_offset = 0;
+  if (need_h) {
+    const auto hc = detail::axis_coeffs(img.width, b.x0, b.x1, width, filter);
+    tmp = blank_like(img, width, ybox_last - ybox_first);
+    if (!wide) {
+      detail::resample_h_u8(img.row(ybox_first), img.row_bytes(), tmp.height, channels, *hc,
+                            tmp.pixels.data(), tmp.row_bytes());
+    } else if (is_i) {
+      detail::resample_h_i32(reinterpret_cast<const int32_t*>(img.row(ybox_first)), size_t(img.width),
+                             tmp.height, *hc, reinterpret_cast<int32_t*>(tmp.pixels.data()),
+                             size_t(width));
+    } else {
+      detail::resample_h_f32(reinterpret_cast<const float*>(img.row(ybox_first)), size_t(img.width),
+                             tmp.height, *hc, reinterpret_cast<float*>(tmp.pixels.data()),
+                             size_t(width));
+    }
+    cur = &tmp;
+    row_offset = ybox_first;
+  }
+  if (!need_v) return need_h ? tmp : img;
+
+  Image out = blank_like(img, cur->width, height);
+  if (!wide) {
+    detail::resample_v_u8(cur->pixels.data(), cur->row_bytes(), row_offset, cur->width * channels,
+                          *vc, out.pixels.data(), out.row_bytes());
+  } else if (is_i) {
+    detail::resample_v_i32(reinterpret_cast<const int32_t*>(cur->pixels.data()), size_t(cur->width),
+                           row_offset, cur->width, *vc, reinterpret_cast<int32_t*>(out.pixels.data()),
+                           size_t(cur->width));
+  } else {
+    detail::resample_v_f32(reinterpret_cast<const float*>(cur->pixels.data()), size_t(cur->width),
+                           row_offset, cur->width, *vc, reinterpret_cast<float*>(out.pixels.data()),
+                           size_t(cur->width));
+  }
+  return out;
+}
+
+// _resize of _imaging.c: argument checks, the integer-box crop, NEAREST, or the resampler.
+Image resize_core(const Image& img, int width, int height, Filter filter, const ResizeBox& b) {
+  CLIPKIT_CHECK(b.x0 >= 0 && b.y0 >= 0, "resize: box offset can't be negative (box ", b.x0, ",",
+                b.y0, ",", b.x1, ",", b.y1, ")");
+  CLIPKIT_CHECK(b.x1 <= float(img.width) && b.y1 <= float(img.height),
+                "resize: box can't exceed original image size (box ", b.x0, ",", b.y0, ",", b.x1,
+                ",", b.y1, " on a ", img.width, "x", img.height, " image)");
+  CLIPKIT_CHECK(b.x1 - b.x0 >= 0 && b.y1 - b.y0 >= 0, "resize: box can't be empty (box ", b.x0,
+                ",", b.y0, ",", b.x1, ",", b.y1, ")");
+  if (b.x0 - float(int(b.x0)) == 0 && b.x1 - b.x0 == float(width) &&
+      b.y0 - float(int(b.y0)) == 0 && b.y1 - b.y0 == float(height))
+    return crop_box(img, int(b.x0), int(b.y0), width, height);
+  if (filter == Filter::kNearest)
+    return img.mode == Mode::kI16 ? nearest_generic(img, width, height, b)
+                                  : nearest_scale(img, width, height, b);
+  CLIPKIT_CHECK(img.mode != Mode::kI16, "resize: Pillow 9.4 cannot resample I;16 images with ",
+                filter_name(filter), " (\"image has wrong mode\"); only nearest is supported");
+  CLIPKIT_CHECK(img.mode != Mode::kP && img.mode != Mode::kOne,
+                "resize: internal error: ", mode_name(img.mode), " reached the resampler");
+  // Box edges beyond this point are finite and inside the image, and the image is non-empty.
+  return resample_passes(img, width, height, filter, b);
+}
+
+// MULDIV255 of Pillow's ImagingUtils.h: a * b / 255 rounded, in integers.
+inline uint8_t muldiv255(unsigned a, unsigned b) {
+  const unsigned t = a * b + 128;
+  return uint8_t(((t >> 8) + t) >> 8);
+}
+
+}  // namespace
+
+Filter parse_filter(std::string_view name) {
+  std::string s(name);
+  for (char& ch : s) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+  if (s == "nearest") return Filter::kNearest;
+  if (s == "box") return Filter::kBox;
+  if (s == "bilinear" || s == "linear") return Filter::kBilinear;
+  if (s == "hamming") return Filter::kHamming;
+  if (s == "bicubic" || s == "cubic") return Filter::kBicubic;
+  if (s == "lanczos" || s == "antialias") return Filter::kLanczos;
+  fail("unknown resampling filter '", name,
+       "' (expected nearest, box, bilinear, hamming, bicubic or lanczos)");
+}
+
+const char* filter_name(Filter f) {
+  switch (f) {
+    case Filter::kNearest: return "nearest";
+    case Filter::kBox: return "box";
+    case Filter::kBilinear: return "bilinear";
+    case Filter::kHamming: return "hamming";
+    case Filter::kBicubic: return "bicubic";
+    case Filter::kLanczos: return "lanczos";
+  }
+  return "?";
+}
+
+void premultiply_alpha(Image& img) {
+  CLIPKIT_CHECK(img.mode == Mode::kRGBA || img.mode == Mode::kLA,
+                "premultiply_alpha: mode ", mode_name(img.mode), " has no alpha to premultiply");
+  const int c = img.channels();
+  uint8_t* p = img.pixels.data();
+  const size_t n = size_t(img.width) * img.height;
+  for (size_t i = 0; i < n; ++i, p += c) {
+    const unsigned a = p[c - 1];
+    for (int ch = 0; ch < c - 1; ++ch) p[ch] = muldiv255(p[ch], a);
+  }
+}
+
+void unpremultiply_alpha(Image& img) {
+  CLIPKIT_CHECK(img.mode == Mode::kRGBA || img.mode == Mode::kLA,
+                "unpremultiply_alpha: mode ", mode_name(img.mode), " has no alpha");
+  const int c = img.channels();
+  uint8_t* p = img.pixels.data();
+  const size_t n = size_t(img.width) * img.height;
+  for (size_t i = 0; i < n; ++i, p += c) {
+    const unsigned a = p[c - 1];
+    if (a == 0 || a == 255) continue;
+    for (int ch = 0; ch < c - 1; ++ch) {
+      const unsigned v = (255u * p[ch]) / a;
+      p[ch] = uint8_t(v > 255 ? 255 : v);
+    }
+  }
+}
+
+Image resize(const Image& img, int width, int height, Filter filter, const ResizeBox* box) {
+  check_image(img);
+  check_target(img, width, height);
+  const ResizeBox b = box ? *box : ResizeBox{0, 0, float(img.width), float(img.height)};
+  if (width == img.width && height == img.height && b.x0 == 0 && b.y0 == 0 &&
+      b.x1 == float(img.width) && b.y1 == float(img.height))
+    return img;
+  if (img.mode == Mode::kOne || img.mode == Mode::kP) filter = Filter::kNearest;
+  if ((img.mode == Mode::kRGBA || img.mode == Mode::kLA) && filter != Filter::kNearest) {
+    Image pre = img;
+    premultiply_alpha(pre);
+    Image out = resize_core(pre, width, height, filter, b);
+    unpremultiply_alpha(out);
+    return out;
+  }
+  return resize_core(img, width, height, filter, b);
+}
+
+}  // namespace clipkit::image

@@ -1,0 +1,38 @@
+// Internal: the two separable passes of Pillow's resampler for 8-bit interleaved samples (fixed
+// point) and for 32-bit I / F samples (double). Each pass writes every output sample; none
+// allocates per pixel.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "image/resample_coeffs.h"
+
+namespace clipkit::image::detail {
+
+// Horizontal pass over `rows` rows: src rows of c.in_size pixels x `channels` samples (1..4)
+// with byte stride `src_stride` -> dst rows of c.out_size pixels with stride `dst_stride`.
+void resample_h_u8(const uint8_t* src, size_t src_stride, int rows, int channels,
+                   const AxisCoeffs& c, uint8_t* dst, size_t dst_stride);
+// Vertical pass: output row y reads src rows c.start[y] - row_offset .. + c.count[y], each of
+// `row_values` samples (width x channels) -> c.out_size rows of dst.
+void resample_v_u8(const uint8_t* src, size_t src_stride, int row_offset, int row_values,
+                   const AxisCoeffs& c, uint8_t* dst, size_t dst_stride);
+
+// The same passes for mode I (int32, rounded half away from zero after each pass) and F (float).
+// Strides are in elements.
+void resample_h_i32(const int32_t* src, size_t src_stride, int rows, const AxisCoeffs& c,
+                    int32_t* dst, size_t dst_stride);
+void resample_v_i32(const int32_t* src, size_t src_stride, int row_offset, int width,
+                    const AxisCoeffs& c, int32_t* dst, size_t dst_stride);
+void resample_h_f32(const float* src, size_t src_stride, int rows, const AxisCoeffs& c,
+                    float* dst, size_t dst_stride);
+void resample_v_f32(const float* src, size_t src_stride, int row_offset, int width,
+                    const AxisCoeffs& c, float* dst, size_t dst_stride);
+
+// Tests run the 8-bit passes both with the vector kernels and with the portable scalar ones.
+// Process-wide; not meant to be toggled while other threads resample.
+void set_force_scalar_kernels(bool on);
+bool vector_kernels_available();
+
+}  // namespace clipkit::image::detail

@@ -1,0 +1,248 @@
+// The 8-bit passes of Pillow's resampler (ImagingResampleHorizontal_8bpc / Vertical_8bpc): each
+// output sample is clip8((2^21 + sum_j k_j * v_j) >> 22) with 22-bit fixed-point weights k_j and
+// 32-bit integer sums. Integer arithmetic is exact in any order, so the vector kernels below give
+// the same bits as Pillow's scalar loops.
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <vector>
+
+#include "image/resample_kernels.h"
+
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
+namespace clipkit::image::detail {
+namespace {
+
+std::atomic<bool> g_force_scalar{false};
+
+constexpr int32_t kBias = 1 << (kPrecisionBits - 1);
+
+inline uint8_t clip8(int32_t acc) {
+  const int32_t v = acc >> kPrecisionBits;  // arithmetic shift, as Pillow's (int >> n)
+  return uint8_t(v < 0 ? 0 : v > 255 ? 255 : v);
+}
+
+template <int C>
+void h_scalar(const uint8_t* src, size_t src_stride, int rows, const AxisCoeffs& c, uint8_t* dst,
+              size_t dst_stride) {
+  for (int y = 0; y < rows; ++y) {
+    const uint8_t* in = src + size_t(y) * src_stride;
+    uint8_t* out = dst + size_t(y) * dst_stride;
+    for (int xx = 0; xx < c.out_size; ++xx) {
+      const int32_t* k = c.fixed_row(xx);
+      const uint8_t* p = in + size_t(c.start[xx]) * C;
+      const int n = c.count[xx];
+      int32_t acc[C];
+      for (int ch = 0; ch < C; ++ch) acc[ch] = kBias;
+      for (int t = 0; t < n; ++t)
+        for (int ch = 0; ch < C; ++ch) acc[ch] += int32_t(p[t * C + ch]) * k[t];
+      for (int ch = 0; ch < C; ++ch) out[xx * C + ch] = clip8(acc[ch]);
+    }
+  }
+}
+
+void v_scalar(const uint8_t* src, size_t src_stride, int row_offset, int row_values,
+              const AxisCoeffs& c, uint8_t* dst, size_t dst_stride) {
+  for (int yy = 0; yy < c.out_size; ++yy) {
+    const int32_t* k = c.fixed_row(yy);
+    const uint8_t* base = src + size_t(c.start[yy] - row_offset) * src_stride;
+    const int n = c.count[yy];
+    uint8_t* out = dst + size_t(yy) * dst_stride;
+    for (int x = 0; x < row_values; ++x) {
+      int32_t acc = kBias;
+      for (int t = 0; t < n; ++t) acc += int32_t(base[size_t(t) * src_stride + x]) * k[t];
+      out[x] = clip8(acc);
+    }
+  }
+}
+
+#if defined(__AVX2__)
+
+// One 8-lane step of the horizontal pass reads 8 bytes: 8 one-channel pixels, 4 two-channel
+// pixels, or 2 three- or four-channel pixels (three-channel ones spread to four lanes, the fourth
+// lane a don't-care that is never stored).
+template <int C>
+constexpr int kPixelsPerStep = C == 1 ? 8 : C == 2 ? 4 : 2;
+
+template <int C>
+inline __m256i load_pixels(const uint8_t* p) {
+  __m128i v = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
+  if constexpr (C == 3) v = _mm_shuffle_epi8(v, _mm_setr_epi8(0, 1, 2, -1, 3, 4, 5, -1, -1, -1,
+                                                              -1, -1, -1, -1, -1, -1));
+  return _mm256_cvtepu8_epi32(v);
+}
+
+template <int C>
+inline __m256i load_weights(const int32_t* k) {
+  if constexpr (C == 1) {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(k));
+  } else if constexpr (C == 2) {
+    const __m128i w = _mm_loadu_si128(reinterpret_cast<const __m128i*>(k));
+    return _mm256_permutevar8x32_epi32(_mm256_castsi128_si256(w),
+                                       _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3));
+  } else {
+    const __m128i w = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(k));
+    return _mm256_permutevar8x32_epi32(_mm256_castsi128_si256(w),
+                                       _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1));
+  }
+}
+
+// Sums the lanes of one channel, adds nothing more (the bias sits in the initial accumulator),
+// shifts, clips and stores C bytes.
+template <int C>
+inline void store_pixel(__m256i acc, uint8_t* out) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+  if constexpr (C <= 2) s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+  if constexpr (C == 1) s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 1));
+  s = _mm_srai_epi32(s, kPrecisionBits);
+  s = _mm_packs_epi32(s, s);   // saturating: values are within +-640 here
+  s = _mm_packus_epi16(s, s);  // clamps to 0..255
+  const uint32_t v = uint32_t(_mm_cvtsi128_si32(s));
+  std::memcpy(out, &v, C);
+}
+
+template <int C>
+inline __m256i initial_acc() {
+  if constexpr (C == 1) return _mm256_setr_epi32(kBias, 0, 0, 0, 0, 0, 0, 0);
+  if constexpr (C == 2) return _mm256_setr_epi32(kBias, kBias, 0, 0, 0, 0, 0, 0);
+  return _mm256_setr_epi32(kBias, kBias, kBias, kBias, 0, 0, 0, 0);
+}
+
+template <int C>
+void h_avx2(const uint8_t* src, size_t src_stride, int rows, const AxisCoeffs& c, uint8_t* dst,
+            size_t dst_stride) {
+  constexpr int P = kPixelsPerStep<C>;
+  const int in_bytes = c.in_size * C;
+  // Outputs whose last 8-byte load would run past the end of the source row read from a
+  // zero-padded copy of the row's tail instead. They are the last few outputs of a row.
+  int tail_start = c.in_size;
+  int tail_len = 0;
+  std::vector<uint8_t> unsafe(c.out_size, 0);
+  for (int xx = 0; xx < c.out_size; ++xx) {
+    const int steps = (c.count[xx] + P - 1) / P;
+    const int last_read = steps == 0 ? 0 : (c.start[xx] + (steps - 1) * P) * C + 8;
+    if (last_read > in_bytes) {
+      unsafe[xx] = 1;
+      tail_start = std::min(tail_start, int(c.start[xx]));
+    }
+  }
+  for (int xx = 0; xx < c.out_size; ++xx)
+    if (unsafe[xx]) {
+      const int steps = (c.count[xx] + P - 1) / P;
+      tail_len = std::max(tail_len, (c.start[xx] - tail_start + steps * P) * C + 8);
+    }
+  std::vector<uint8_t> tail(size_t(std::max(tail_len, 1)), 0);
+  const int tail_copy = in_bytes - tail_start * C;
+
+  for (int y = 0; y < rows; ++y) {
+    const uint8_t* in = src + size_t(y) * src_stride;
+    uint8_t* out = dst + size_t(y) * dst_stride;
+    if (tail_len > 0) std::memcpy(tail.data(), in + size_t(tail_start) * C, size_t(tail_copy));
+    for (int xx = 0; xx < c.out_size; ++xx) {
+      const int32_t* k = c.fixed_row(xx);
+      const uint8_t* p = unsafe[xx] ? tail.data() + size_t(c.start[xx] - tail_start) * C
+                                    : in + size_t(c.start[xx]) * C;
+      const int n = c.count[xx];
+      __m256i acc = initial_acc<C>();
+      for (int t = 0; t < n; t += P) {
+        const __m256i px = load_pixels<C>(p + size_t(t) * C);
+        acc = _mm256_add_epi32(acc, _mm256_mullo_epi32(px, load_weights<C>(k + t)));
+      }
+      store_pixel<C>(acc, out + size_t(xx) * C);
+    }
+  }
+}
+
+// 32 output samples of the vertical pass: 4 accumulators of 8 lanes.
+inline void v_block32(const uint8_t* base, size_t stride, const int32_t* k, int n, uint8_t* out) {
+  __m256i a0 = _mm256_set1_epi32(kBias), a1 = a0, a2 = a0, a3 = a0;
+  for (int t = 0; t < n; ++t) {
+    const __m256i w = _mm256_set1_epi32(k[t]);
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(base + size_t(t) * stride));
+    const __m128i lo = _mm256_castsi256_si128(v), hi = _mm256_extracti128_si256(v, 1);
+    a0 = _mm256_add_epi32(a0, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(lo), w));
+    a1 = _mm256_add_epi32(a1, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(_mm_srli_si128(lo, 8)), w));
+    a2 = _mm256_add_epi32(a2, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(hi), w));
+    a3 = _mm256_add_epi32(a3, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(_mm_srli_si128(hi, 8)), w));
+  }
+  a0 = _mm256_srai_epi32(a0, kPrecisionBits);
+  a1 = _mm256_srai_epi32(a1, kPrecisionBits);
+  a2 = _mm256_srai_epi32(a2, kPrecisionBits);
+  a3 = _mm256_srai_epi32(a3, kPrecisionBits);
+  // The packs work within 128-bit halves; the final permute puts the 4-byte groups in order.
+  const __m256i p = _mm256_packus_epi16(_mm256_packs_epi32(a0, a1), _mm256_packs_epi32(a2, a3));
+  const __m256i r = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), r);
+}
+
+void v_avx2(const uint8_t* src, size_t src_stride, int row_offset, int row_values,
+            const AxisCoeffs& c, uint8_t* dst, size_t dst_stride) {
+  if (row_values < 32) {
+    v_scalar(src, src_stride, row_offset, row_values, c, dst, dst_stride);
+    return;
+  }
+  for (int yy = 0; yy < c.out_size; ++yy) {
+    const int32_t* k = c.fixed_row(yy);
+    const uint8_t* base = src + size_t(c.start[yy] - row_offset) * src_stride;
+    const int n = c.count[yy];
+    uint8_t* out = dst + size_t(yy) * dst_stride;
+    int x = 0;
+    for (; x + 32 <= row_values; x += 32) v_block32(base + x, src_stride, k, n, out + x);
+    // The last partial block is redone as the final 32 samples of the row (outputs depend only
+    // on inputs, so recomputing the overlap writes the same values).
+    if (x < row_values) {
+      x = row_values - 32;
+      v_block32(base + x, src_stride, k, n, out + x);
+    }
+  }
+}
+
+#endif  // __AVX2__
+
+}  // namespace
+
+void set_force_scalar_kernels(bool on) { g_force_scalar.store(on); }
+
+bool vector_kernels_available() {
+#if defined(__AVX2__)
+  return true;
+#else
+  return false;
+#endif
+}
+
+void resample_h_u8(const uint8_t* src, size_t src_stride, int rows, int channels,
+                   const AxisCoeffs& c, uint8_t* dst, size_t dst_stride) {
+#if defined(__AVX2__)
+  if (!g_force_scalar.load(std::memory_order_relaxed)) {
+    switch (channels) {
+      case 1: return h_avx2<1>(src, src_stride, rows, c, dst, dst_stride);
+      case 2: return h_avx2<2>(src, src_stride, rows, c, dst, dst_stride);
+      case 3: return h_avx2<3>(src, src_stride, rows, c, dst, dst_stride);
+      case 4: return h_avx2<4>(src, src_stride, rows, c, dst, dst_stride);
+      default: break;
+    }
+  }
+#endif
+  switch (channels) {
+    case 1: return h_scalar<1>(src, src_stride, rows, c, dst, dst_stride);
+    case 2: return h_scalar<2>(src, src_stride, rows, c, dst, dst_stride);
+    case 3: return h_scalar<3>(src, src_stride, rows, c, dst, dst_stride);
+    case 4: return h_scalar<4>(src, src_stride, rows, c, dst, dst_stride);
+    default: break;
+  }
+}
+
+void resample_v_u8(const uint8_t* src, size_t src_stride, int row_offset, int row_values,
+                   const AxisCoeffs& c, uint8_t* dst, size_t dst_stride) {
+#if defined(__AVX2__)
+  if (!g_force_scalar.load(std::memory_order_relaxed))
+    return v_avx2(src, src_stride, row_offset, row_values, c, dst, dst_stride);
+#endif
+  v_scalar(src, src_stride, row_offset, row_values, c, dst, dst_stride);
+}
+
+}  // namespace clipkit::image::detail

@@ -1,0 +1,252 @@
+// Pillow-exact resampling: every case of tests/data/resample/refs.safetensors (Pillow 9.4's
+// Image.resize, written by scripts/gen_resample_refs.py) must be reproduced bit for bit, with the
+// vector kernels and with the portable scalar ones; plus the argument checks.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "core/error.h"
+#include "image/resample.h"
+#include "image/resample_coeffs.h"
+#include "image/resample_kernels.h"
+#include "io/safetensors.h"
+
+namespace ci = clipkit::image;
+using clipkit::Tensor;
+
+namespace {
+
+const std::string kRefs = std::string(CLIPKIT_TEST_DATA) + "/resample/refs.safetensors";
+
+ci::Mode mode_from_name(const std::string& s) {
+  for (ci::Mode m : {ci::Mode::kOne, ci::Mode::kL, ci::Mode::kLA, ci::Mode::kP, ci::Mode::kPA,
+                     ci::Mode::kRGB, ci::Mode::kRGBA, ci::Mode::kCMYK, ci::Mode::kI16, ci::Mode::kI,
+                     ci::Mode::kF})
+    if (s == ci::mode_name(m)) return m;
+  throw clipkit::Error("unknown mode " + s);
+}
+
+// The generator's hash noise (see hash_pixels in scripts/gen_resample_refs.py).
+uint8_t hash_pixel(uint32_t seed, uint32_t x, uint32_t y, uint32_t c) {
+  uint32_t v = (x * 73856093u) ^ (y * 19349663u) ^ (c * 83492791u) ^ (seed * 2654435761u);
+  v ^= v >> 13;
+  v *= 0x5bd1e995u;
+  v ^= v >> 15;
+  return uint8_t(v & 255);
+}
+
+// Pixels of a reference tensor (HWC, I32 for I and I;16) as an Image of `mode`.
+ci::Image image_from_tensor(const Tensor& t, ci::Mode mode) {
+  ci::Image img;
+  img.mode = mode;
+  img.height = int(t.dim(0));
+  img.width = int(t.dim(1));
+  const size_t n = size_t(t.numel());
+  if (mode == ci::Mode::kI16) {
+    img.pixels.resize(n * 2);
+    for (size_t i = 0; i < n; ++i) {
+      const uint16_t v = uint16_t(t.data<int32_t>()[i]);
+      std::memcpy(img.pixels.data() + 2 * i, &v, 2);
+    }
+  } else {
+    img.pixels.assign(static_cast<const uint8_t*>(t.raw()),
+                      static_cast<const uint8_t*>(t.raw()) + t.nbytes());
+  }
+  if (mode == ci::Mode::kP || mode == ci::Mode::kPA) img.palette.assign(256, {0, 0, 0, 255});
+  return img;
+}
+
+// Bytes of the window [x, y, w, h] of `img` in the reference layout (I;16 widened to int32).
+std::vector<uint8_t> window_bytes(const ci::Image& img, int x, int y, int w, int h) {
+  std::vector<uint8_t> out;
+  const size_t bpp = size_t(img.channels()) * ci::mode_sample_bytes(img.mode);
+  for (int r = y; r < y + h; ++r) {
+    const uint8_t* p = img.row(r) + size_t(x) * bpp;
+    if (img.mode == ci::Mode::kI16) {
+      for (int i = 0; i < w; ++i) {
+        uint16_t v;
+        std::memcpy(&v, p + 2 * i, 2);
+        const int32_t wv = v;
+        const auto* b = reinterpret_cast<const uint8_t*>(&wv);
+        out.insert(out.end(), b, b + 4);
+      }
+    } else {
+      out.insert(out.end(), p, p + size_t(w) * bpp);
+    }
+  }
+  return out;
+}
+
+struct RunSummary {
+  int cases = 0, failed = 0;
+};
+
+RunSummary run_all_cases() {
+  RunSummary s;
+  auto f = clipkit::io::SafetensorsFile::open(kRefs);
+  const auto cases = nlohmann::json::parse(f.metadata().at("cases"));
+  for (const auto& cs : cases) {
+    const std::string id = cs["id"];
+    const ci::Mode mode = mode_from_name(cs["mode"]);
+    ci::Image src;
+    if (!cs["input"].is_null()) {
+      src = image_from_tensor(f.get(cs["input"].get<std::string>()), mode);
+    } else {
+      src.mode = mode;
+      src.width = cs["in_size"][0];
+      src.height = cs["in_size"][1];
+      const int c = src.channels();
+      const uint32_t seed = cs["gen"]["seed"];
+      src.pixels.resize(size_t(src.width) * src.height * c);
+      for (int y = 0; y < src.height; ++y)
+        for (int x = 0; x < src.width; ++x)
+          for (int ch = 0; ch < c; ++ch)
+            src.pixels[(size_t(y) * src.width + x) * c + ch] = hash_pixel(seed, x, y, ch);
+    }
+    const ci::Filter filter = ci::parse_filter(cs["filter"].get<std::string>());
+    ci::ResizeBox box{};
+    const bool has_box = !cs["box"].is_null();
+    if (has_box)
+      box = {cs["box"][0].get<float>(), cs["box"][1].get<float>(), cs["box"][2].get<float>(),
+             cs["box"][3].get<float>()};
+    const int ow = cs["out_size"][0], oh = cs["out_size"][1];
+    const ci::Image out = ci::resize(src, ow, oh, filter, has_box ? &box : nullptr);
+    ++s.cases;
+    if (out.width != ow || out.height != oh || out.mode != mode) {
+      ++s.failed;
+      ADD_FAILURE() << id << ": got " << out.width << "x" << out.height << " "
+                    << ci::mode_name(out.mode);
+      continue;
+    }
+    int wx = 0, wy = 0, ww = ow, wh = oh;
+    if (!cs["window"].is_null()) {
+      wx = cs["window"][0];
+      wy = cs["window"][1];
+      ww = cs["window"][2];
+      wh = cs["window"][3];
+    }
+    const Tensor& want = f.get("out/" + id);
+    const std::vector<uint8_t> got = window_bytes(out, wx, wy, ww, wh);
+    if (got.size() != want.nbytes()) {
+      ++s.failed;
+      ADD_FAILURE() << id << ": " << got.size() << " bytes, reference has " << want.nbytes();
+      continue;
+    }
+    const auto* wp = static_cast<const uint8_t*>(want.raw());
+    size_t bad = 0, first = 0;
+    for (size_t i = 0; i < got.size(); ++i)
+      if (got[i] != wp[i] && bad++ == 0) first = i;
+    if (bad) {
+      ++s.failed;
+      ADD_FAILURE() << id << ": " << bad << " of " << got.size() << " bytes differ, first at byte "
+                    << first << " (got " << int(got[first]) << ", Pillow " << int(wp[first]) << ")";
+    }
+  }
+  return s;
+}
+
+}  // namespace
+
+TEST(Resample, PillowReferencesVectorKernels) {
+  ci::detail::set_force_scalar_kernels(false);
+  const RunSummary s = run_all_cases();
+  std::printf("resample refs (%s kernels): %d cases, %d failed\n",
+              ci::detail::vector_kernels_available() ? "AVX2" : "scalar", s.cases, s.failed);
+  EXPECT_GT(s.cases, 300);
+  EXPECT_EQ(s.failed, 0);
+}
+
+TEST(Resample, PillowReferencesScalarKernels) {
+  ci::detail::set_force_scalar_kernels(true);
+  const RunSummary s = run_all_cases();
+  ci::detail::set_force_scalar_kernels(false);
+  std::printf("resample refs (scalar kernels): %d cases, %d failed\n", s.cases, s.failed);
+  EXPECT_EQ(s.failed, 0);
+}
+
+TEST(Resample, ParsesFilterNames) {
+  EXPECT_EQ(ci::parse_filter("BICUBIC"), ci::Filter::kBicubic);
+  EXPECT_EQ(ci::parse_filter("antialias"), ci::Filter::kLanczos);
+  EXPECT_EQ(ci::parse_filter("nearest"), ci::Filter::kNearest);
+  EXPECT_THROW(ci::parse_filter("cubic-spline"), clipkit::Error);
+  for (auto f : {ci::Filter::kNearest, ci::Filter::kBox, ci::Filter::kBilinear, ci::Filter::kHamming,
+                 ci::Filter::kBicubic, ci::Filter::kLanczos})
+    EXPECT_EQ(ci::parse_filter(ci::filter_name(f)), f);
+}
+
+TEST(Resample, RejectsBadSizesWithClearErrors) {
+  ci::Image img;
+  img.mode = ci::Mode::kRGB;
+  EXPECT_THROW(ci::resize(img, 10, 10, ci::Filter::kBicubic), clipkit::Error);  // empty image
+  img.width = 4;
+  img.height = 3;
+  img.pixels.assign(4 * 3 * 3, 7);
+  try {
+    ci::resize(img, 0, 10, ci::Filter::kBicubic);
+    FAIL() << "zero width accepted";
+  } catch (const clipkit::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("0x10"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(ci::resize(img, 1 << 21, 10, ci::Filter::kBicubic), clipkit::Error);
+  EXPECT_THROW(ci::resize(img, 100000, 100000, ci::Filter::kBilinear), clipkit::Error);
+  ci::ResizeBox outside{0, 0, 5, 3};
+  EXPECT_THROW(ci::resize(img, 2, 2, ci::Filter::kBicubic, &outside), clipkit::Error);
+  ci::ResizeBox negative{-1, 0, 3, 3};
+  EXPECT_THROW(ci::resize(img, 2, 2, ci::Filter::kBicubic, &negative), clipkit::Error);
+  ci::Image short_buffer = img;
+  short_buffer.pixels.resize(5);
+  EXPECT_THROW(ci::resize(short_buffer, 2, 2, ci::Filter::kBicubic), clipkit::Error);
+  ci::Image i16;
+  i16.mode = ci::Mode::kI16;
+  i16.width = 3;
+  i16.height = 3;
+  i16.pixels.assign(18, 1);
+  EXPECT_THROW(ci::resize(i16, 2, 2, ci::Filter::kBicubic), clipkit::Error);  // as Pillow 9.4
+  EXPECT_NO_THROW(ci::resize(i16, 2, 2, ci::Filter::kNearest));
+}
+
+TEST(Resample, SameSizeIsACopyEvenForAlpha) {
+  // Pillow returns a copy before premultiplying, so colours under alpha 0 survive.
+  ci::Image img;
+  img.mode = ci::Mode::kRGBA;
+  img.width = 2;
+  img.height = 1;
+  img.pixels = {10, 20, 30, 0, 200, 100, 50, 128};
+  const ci::Image out = ci::resize(img, 2, 1, ci::Filter::kBicubic);
+  EXPECT_EQ(out.pixels, img.pixels);
+}
+
+TEST(Resample, CoefficientTablesAreSharedAndMatchPillowsFormula) {
+  auto a = ci::detail::axis_coeffs(640, 0.f, 640.f, 335, ci::Filter::kBicubic);
+  auto b = ci::detail::axis_coeffs(640, 0.f, 640.f, 335, ci::Filter::kBicubic);
+  EXPECT_EQ(a.get(), b.get());
+  // Pillow: ksize = ceil(2 * 640/335) * 2 + 1 = 9; every row's fixed-point weights sum to about
+  // 2^22 (each is rounded separately).
+  EXPECT_EQ(a->ksize, 9);
+  for (int i = 0; i < a->out_size; ++i) {
+    int64_t sum = 0;
+    for (int t = 0; t < a->count[i]; ++t) sum += a->fixed_row(i)[t];
+    EXPECT_NEAR(double(sum), double(1 << 22), 8.0) << i;
+  }
+  // The bicubic kernel at a few points (a = -0.5).
+  EXPECT_DOUBLE_EQ(ci::detail::filter_kernel(ci::Filter::kBicubic, 0.0), 1.0);
+  EXPECT_DOUBLE_EQ(ci::detail::filter_kernel(ci::Filter::kBicubic, 1.0), 0.0);
+  EXPECT_DOUBLE_EQ(ci::detail::filter_kernel(ci::Filter::kBicubic, 0.5), 0.5625);
+  EXPECT_DOUBLE_EQ(ci::detail::filter_kernel(ci::Filter::kBicubic, 1.5), -0.0625);
+}
+
+TEST(Resample, PremultiplyUsesPillowsIntegerArithmetic) {
+  ci::Image img;
+  img.mode = ci::Mode::kRGBA;
+  img.width = 3;
+  img.height = 1;
+  img.pixels = {255, 128, 1, 128, 77, 200, 33, 0, 9, 8, 7, 255};
+  ci::premultiply_alpha(img);
+  // MULDIV255(255,128)=128, (128,128)=64, (1,128)=1; alpha 0 zeroes colour; alpha 255 keeps it.
+  EXPECT_EQ(img.pixels, (std::vector<uint8_t>{128, 64, 1, 128, 0, 0, 0, 0, 9, 8, 7, 255}));
+  ci::unpremultiply_alpha(img);
+  // 255*128/128 = 255, 255*64/128 = 127, 255*1/128 = 1.
+  EXPECT_EQ(img.pixels, (std::vector<uint8_t>{255, 127, 1, 128, 0, 0, 0, 0, 9, 8, 7, 255}));
+}
