@@ -1,0 +1,271 @@
+// The cpu backend (with each GEMM library) against the reference backend, kernel by kernel, on
+// random data and odd shapes (1, 3, 17, 77, 257, ...). The reference accumulates in float64, so
+// the differences measured here are the cpu backend's float32 rounding.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "backends/cpu/cpu_backend.h"
+#include "backends/ref/ref_backend.h"
+
+namespace clipkit {
+namespace {
+
+using ops::Act;
+
+std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.0f) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> d(0.0f, scale);
+  std::vector<float> v(n);
+  for (float& x : v) x = d(rng);
+  return v;
+}
+
+// max|a - b| / max|b|
+double rel_err(const std::vector<float>& a, const std::vector<float>& b) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    num = std::max(num, double(std::fabs(a[i] - b[i])));
+    den = std::max(den, double(std::fabs(b[i])));
+  }
+  return den == 0 ? num : num / den;
+}
+
+class Parity : public ::testing::TestWithParam<cpu::GemmLibrary> {
+ protected:
+  ops::Backend& ref() { return ref::ref_backend(); }
+  ops::Backend& cpu() { return cpu::cpu_backend(GetParam()); }
+};
+
+TEST_P(Parity, GemmAllTranspositionsAndOddShapes) {
+  const int64_t sizes[][3] = {{1, 1, 1},  {3, 17, 5},  {17, 3, 77},  {77, 96, 32},
+                              {50, 257, 48}, {257, 33, 1}, {5, 1, 300}, {64, 64, 0}};
+  for (const auto& s : sizes) {
+    const int64_t m = s[0], n = s[1], k = s[2];
+    for (int ta = 0; ta < 2; ++ta)
+      for (int tb = 0; tb < 2; ++tb)
+        for (int use_bias = 0; use_bias < 2; ++use_bias)
+          for (float beta : {0.0f, 1.0f, 0.5f}) {
+            // Padded leading dimensions catch stride mistakes.
+            const int64_t lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 2, ldc = n + 5;
+            auto abuf = randn(size_t((ta ? k : m) * lda + 1), 1);
+            auto bbuf = randn(size_t((tb ? n : k) * ldb + 1), 2);
+            auto bias = randn(static_cast<size_t>(n), 3);
+            const ops::Mat a = ta ? ops::Mat{abuf.data(), m, k, 1, lda} : ops::Mat{abuf.data(), m, k, lda, 1};
+            const ops::Mat b = tb ? ops::Mat{bbuf.data(), k, n, 1, ldb} : ops::Mat{bbuf.data(), k, n, ldb, 1};
+            auto c0 = randn(size_t(m * ldc), 4);
+            auto c_ref = c0, c_cpu = c0;
+            ref().gemm(a, b, c_ref.data(), ldc, 0.75f, beta, use_bias ? bias.data() : nullptr);
+            cpu().gemm(a, b, c_cpu.data(), ldc, 0.75f, beta, use_bias ? bias.data() : nullptr);
+            const double e = rel_err(c_cpu, c_ref);
+            EXPECT_LT(e, 1e-5) << "M=" << m << " N=" << n << " K=" << k << " ta=" << ta
+                               << " tb=" << tb << " bias=" << use_bias << " beta=" << beta;
+          }
+  }
+}
+
+TEST_P(Parity, ColSum) {
+  for (int64_t rows : {1, 3, 77, 257})
+    for (int64_t cols : {1, 17, 96}) {
+      auto x = randn(size_t(rows * (cols + 1)), 5);
+      std::vector<float> a(static_cast<size_t>(cols), 1.0f), b(static_cast<size_t>(cols), 1.0f);
+      ref().col_sum(x.data(), rows, cols, cols + 1, a.data(), true);
+      cpu().col_sum(x.data(), rows, cols, cols + 1, b.data(), true);
+      EXPECT_LT(rel_err(b, a), 1e-5) << rows << "x" << cols;
+    }
+}
+
+TEST_P(Parity, LayerNorm) {
+  for (int64_t rows : {1, 3, 77, 257})
+    for (int64_t cols : {1, 3, 17, 32, 768, 1025}) {
+      auto x = randn(size_t(rows * cols), 6, 2.0f);
+      for (size_t i = 0; i < x.size(); ++i) x[i] += 3.0f;  // an offset mean tests the variance
+      auto g = randn(static_cast<size_t>(cols), 7), b = randn(static_cast<size_t>(cols), 8);
+      std::vector<float> yr(x.size()), yc(x.size()), mr(static_cast<size_t>(rows)), mc(static_cast<size_t>(rows)),
+          sr(static_cast<size_t>(rows)), sc(static_cast<size_t>(rows));
+      ref().layernorm(x.data(), rows, cols, cols, g.data(), b.data(), 1e-5f, yr.data(), cols,
+                      mr.data(), sr.data());
+      cpu().layernorm(x.data(), rows, cols, cols, g.data(), b.data(), 1e-5f, yc.data(), cols,
+                      mc.data(), sc.data());
+      EXPECT_LT(rel_err(yc, yr), 2e-6) << rows << "x" << cols;
+      EXPECT_LT(rel_err(mc, mr), 2e-6);
+      EXPECT_LT(rel_err(sc, sr), 2e-6);
+    }
+}
+
+TEST_P(Parity, BatchNormAndRelu) {
+  for (int64_t rows : {1, 17, 256})
+    for (int64_t ch : {1, 3, 64, 100})
+      for (bool relu : {false, true}) {
+        auto x = randn(size_t(rows * ch), 9);
+        auto mean = randn(static_cast<size_t>(ch), 10), var = randn(static_cast<size_t>(ch), 11);
+        for (float& v : var) v = v * v + 0.1f;
+        auto g = randn(static_cast<size_t>(ch), 12), b = randn(static_cast<size_t>(ch), 13);
+        std::vector<float> yr(x.size()), yc(x.size());
+        ref().batchnorm(x.data(), rows, ch, ch, mean.data(), var.data(), g.data(), b.data(), 1e-5f,
+                        relu, yr.data(), ch);
+        cpu().batchnorm(x.data(), rows, ch, ch, mean.data(), var.data(), g.data(), b.data(), 1e-5f,
+                        relu, yc.data(), ch);
+        EXPECT_LT(rel_err(yc, yr), 2e-6) << rows << "x" << ch << " relu=" << relu;
+      }
+}
+
+TEST_P(Parity, ActivationsForwardAndBackward) {
+  for (Act act : {Act::kIdentity, Act::kRelu, Act::kQuickGelu, Act::kGelu})
+    for (int64_t n : {1, 7, 17, 1000, 100003}) {
+      auto x = randn(static_cast<size_t>(n), 14, 4.0f);
+      if (n > 100) x[0] = -100.0f, x[1] = 100.0f, x[2] = 0.0f, x[3] = -30.0f;  // tails
+      auto dy = randn(static_cast<size_t>(n), 15);
+      std::vector<float> yr(x.size()), yc(x.size()), dr(x.size()), dc(x.size());
+      ref().activation(act, x.data(), yr.data(), n);
+      cpu().activation(act, x.data(), yc.data(), n);
+      EXPECT_LT(rel_err(yc, yr), 1e-6) << ops::act_name(act) << " n=" << n;
+      ref().activation_backward(act, x.data(), dy.data(), dr.data(), n);
+      cpu().activation_backward(act, x.data(), dy.data(), dc.data(), n);
+      EXPECT_LT(rel_err(dc, dr), 1e-6) << ops::act_name(act) << " backward n=" << n;
+      // In place.
+      auto xi = x;
+      cpu().activation(act, xi.data(), xi.data(), n);
+      EXPECT_EQ(xi, yc);
+    }
+}
+
+TEST_P(Parity, SoftmaxForwardAndBackward) {
+  for (int64_t rows : {1, 3, 77})
+    for (int64_t cols : {1, 2, 17, 77, 257}) {
+      auto x = randn(size_t(rows * cols), 16, 5.0f);
+      auto dy = randn(x.size(), 17);
+      std::vector<float> yr(x.size()), yc(x.size()), dr(x.size()), dc(x.size());
+      ref().softmax(x.data(), yr.data(), rows, cols);
+      cpu().softmax(x.data(), yc.data(), rows, cols);
+      EXPECT_LT(rel_err(yc, yr), 2e-6) << rows << "x" << cols;
+      ref().softmax_backward(yr.data(), dy.data(), dr.data(), rows, cols);
+      cpu().softmax_backward(yr.data(), dy.data(), dc.data(), rows, cols);
+      EXPECT_LT(rel_err(dc, dr), 2e-6) << rows << "x" << cols;
+    }
+}
+
+struct AttnCase {
+  int64_t batch, heads, head_dim, q_len, kv_len;
+  bool causal, mask;
+};
+
+TEST_P(Parity, AttentionFusedLayoutMasksAndProbs) {
+  const AttnCase cases[] = {{1, 1, 1, 1, 1, false, false},   {2, 4, 8, 77, 77, true, false},
+                            {3, 4, 8, 77, 77, true, true},     {2, 3, 16, 17, 17, false, false},
+                            {2, 4, 64, 1, 5, false, false},    {1, 2, 5, 3, 257, false, true},
+                            {2, 12, 64, 50, 50, false, false}, {1, 1, 3, 257, 257, true, false}};
+  for (const AttnCase& c : cases) {
+    const int64_t w = c.heads * c.head_dim;
+    // q from a fused [N, Tq, 3W] buffer, k and v from a fused [N, Tk, 2W+1] buffer.
+    auto qbuf = randn(size_t(c.batch * c.q_len * 3 * w), 18);
+    auto kvbuf = randn(size_t(c.batch * c.kv_len * (2 * w + 1)), 19);
+    std::vector<int32_t> mask(size_t(c.batch * c.kv_len), 1);
+    std::mt19937 rng(20);
+    if (c.mask)
+      for (size_t i = 0; i < mask.size(); ++i) mask[i] = (rng() % 4) != 0;
+    if (c.mask) mask[0] = 0;  // a causal first query with no allowed key yields zeros
+    ops::AttentionArgs a;
+    a.batch = c.batch, a.heads = c.heads, a.head_dim = c.head_dim, a.q_len = c.q_len,
+    a.kv_len = c.kv_len;
+    a.q = qbuf.data() + w, a.q_row_stride = 3 * w, a.q_batch_stride = c.q_len * 3 * w;
+    a.k = kvbuf.data(), a.k_row_stride = 2 * w + 1, a.k_batch_stride = c.kv_len * (2 * w + 1);
+    a.v = kvbuf.data() + w + 1, a.v_row_stride = 2 * w + 1, a.v_batch_stride = a.k_batch_stride;
+    a.out_row_stride = w, a.out_batch_stride = c.q_len * w;
+    a.scale = 1.0f / std::sqrt(float(c.head_dim));
+    a.causal = c.causal;
+    a.key_mask = c.mask ? mask.data() : nullptr;
+    const size_t np = size_t(c.batch * c.heads * c.q_len * c.kv_len);
+    std::vector<float> out_r(size_t(c.batch * c.q_len * w)), out_c(out_r.size()), pr(np), pc(np);
+    a.out = out_r.data();
+    a.probs = pr.data();
+    ref().attention(a);
+    a.out = out_c.data();
+    a.probs = pc.data();
+    cpu().attention(a);
+    EXPECT_LT(rel_err(out_c, out_r), 2e-6) << c.batch << "/" << c.heads << "/" << c.head_dim
+                                           << "/" << c.q_len << "/" << c.kv_len;
+    EXPECT_LT(rel_err(pc, pr), 2e-6);
+    // Without saving probabilities the output is the same.
+    std::vector<float> out_np(out_r.size());
+    a.out = out_np.data();
+    a.probs = nullptr;
+    cpu().attention(a);
+    EXPECT_EQ(out_np, out_c);
+  }
+}
+
+TEST_P(Parity, Im2ColNchwAndNhwc) {
+  struct C { int64_t n, c, h, w, k, stride, pad; };
+  for (const C& s : {C{1, 3, 5, 7, 3, 2, 1}, C{2, 3, 32, 32, 8, 8, 0}, C{3, 4, 17, 17, 3, 1, 1},
+                     C{1, 1, 1, 1, 1, 1, 0}, C{2, 5, 9, 6, 2, 2, 0}}) {
+    auto x = randn(size_t(s.n * s.c * s.h * s.w), 21);
+    for (int nhwc = 0; nhwc < 2; ++nhwc) {
+      ops::Im2ColArgs a;
+      a.x = x.data(), a.n = s.n, a.c = s.c, a.h = s.h, a.w = s.w;
+      if (nhwc) {
+        a.stride_n = s.h * s.w * s.c, a.stride_c = 1, a.stride_h = s.w * s.c, a.stride_w = s.c;
+      } else {
+        a.stride_n = s.c * s.h * s.w, a.stride_c = s.h * s.w, a.stride_h = s.w, a.stride_w = 1;
+      }
+      a.kh = a.kw = s.k, a.stride = s.stride, a.pad = s.pad;
+      std::vector<float> r(size_t(s.n * a.out_h() * a.out_w() * s.c * s.k * s.k), -1.0f), cc = r;
+      a.out = r.data();
+      ref().im2col(a);
+      a.out = cc.data();
+      cpu().im2col(a);
+      EXPECT_EQ(cc, r);
+    }
+  }
+}
+
+TEST_P(Parity, AvgPool) {
+  for (int64_t k : {1, 2, 3})
+    for (int64_t hw : {3, 4, 16, 17}) {
+      if (hw < k) continue;
+      auto x = randn(size_t(2 * hw * hw * 33), 22);
+      std::vector<float> r(size_t(2 * (hw / k) * (hw / k) * 33)), c(r.size());
+      ref().avgpool_nhwc(x.data(), 2, hw, hw, 33, k, r.data());
+      cpu().avgpool_nhwc(x.data(), 2, hw, hw, 33, k, c.data());
+      EXPECT_LT(rel_err(c, r), 1e-6) << "k=" << k << " hw=" << hw;
+    }
+}
+
+TEST_P(Parity, L2NormalizeAndAdd) {
+  for (int64_t rows : {1, 6}) {
+    for (int64_t cols : {1, 24, 513}) {
+      auto x = randn(size_t(rows * cols), 23), y = randn(size_t(rows * cols), 24);
+      std::vector<float> r(x.size()), c(x.size());
+      ref().l2_normalize(x.data(), rows, cols, r.data());
+      cpu().l2_normalize(x.data(), rows, cols, c.data());
+      EXPECT_LT(rel_err(c, r), 1e-6);
+      ref().add(x.data(), y.data(), r.data(), rows * cols);
+      cpu().add(x.data(), y.data(), c.data(), rows * cols);
+      EXPECT_EQ(c, r);
+    }
+  }
+}
+
+TEST_P(Parity, InheritedKernelsAgree) {
+  // Kernels the cpu backend inherits (backward passes, contrastive loss) must still be reachable.
+  auto img = randn(4 * 24, 25), txt = randn(4 * 24, 26);
+  std::vector<float> lr(16), lc(16);
+  const double a = ref().contrastive_loss(img.data(), txt.data(), 4, 24, 2.3f, lr.data());
+  const double b = cpu().contrastive_loss(img.data(), txt.data(), 4, 24, 2.3f, lc.data());
+  EXPECT_NEAR(a, b, 1e-6 * std::fabs(a));
+  EXPECT_LT(rel_err(lc, lr), 1e-6);
+}
+
+INSTANTIATE_TEST_SUITE_P(Libraries, Parity,
+                         ::testing::Values(cpu::GemmLibrary::kOneDnn, cpu::GemmLibrary::kOpenBlas),
+                         [](const ::testing::TestParamInfo<cpu::GemmLibrary>& i) {
+                           return std::string(cpu::gemm_library_name(i.param));
+                         });
+
+}  // namespace
+}  // namespace clipkit
