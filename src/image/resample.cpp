@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstring>
 #include <string>
 
@@ -50,7 +51,7 @@ void check_target(const Image& img, int width, int height) {
                 img.width, "x", img.height, " image)");
 }
 
-// Pillow's integer-box shortcut: ImagingCrop.
+// A rectangle of `img` copied out (ImagingCrop, and the window of a copy).
 Image crop_box(const Image& img, int x0, int y0, int width, int height) {
   Image out = blank_like(img, width, height);
   const size_t bpp = pixel_bytes(img.mode);
@@ -63,9 +64,10 @@ Image crop_box(const Image& img, int x0, int y0, int width, int height) {
 inline int coord(double v) { return v < 0.0 ? -1 : int(v); }
 
 // ImagingScaleAffine: a running double coordinate per axis, a table of source columns, and zero
-// fill where a coordinate falls outside the source.
-Image nearest_scale(const Image& img, int width, int height, const ResizeBox& b) {
-  Image out = blank_like(img, width, height);
+// fill where a coordinate falls outside the source. The running sums are walked from the first
+// pixel even for a window, since each step's rounding depends on the ones before.
+Image nearest_scale(const Image& img, int width, int height, const ResizeBox& b, const Window& w) {
+  Image out = blank_like(img, w.width, w.height);
   const size_t bpp = pixel_bytes(img.mode);
   const double a0 = double(b.x1 - b.x0) / width;
   const double a4 = double(b.y1 - b.y0) / height;
@@ -82,102 +84,113 @@ Image nearest_scale(const Image& img, int width, int height, const ResizeBox& b)
     }
     xo += a0;
   }
+  xmin = std::max(xmin, w.x);
+  xmax = std::min(xmax, w.x + w.width);
   double yo = a5 + a4 * 0.5;
-  for (int y = 0; y < height; ++y) {
+  for (int y = 0; y < w.y + w.height; ++y, yo += a4) {
     const int yi = coord(yo);
-    if (yi >= 0 && yi < img.height) {
-      const uint8_t* in = img.row(yi);
-      uint8_t* o = out.row(y);
-      switch (bpp) {
-        case 1:
-          for (int x = xmin; x < xmax; ++x) o[x] = in[xintab[x]];
-          break;
-        case 4:
-          for (int x = xmin; x < xmax; ++x) std::memcpy(o + size_t(x) * 4, in + size_t(xintab[x]) * 4, 4);
-          break;
-        default:
-          for (int x = xmin; x < xmax; ++x)
-            std::memcpy(o + size_t(x) * bpp, in + size_t(xintab[x]) * bpp, bpp);
-      }
-    }
-    yo += a4;
+    if (y < w.y || yi < 0 || yi >= img.height) continue;
+    const uint8_t* in = img.row(yi);
+    uint8_t* o = out.row(y - w.y);
+    for (int x = xmin; x < xmax; ++x)
+      std::memcpy(o + size_t(x - w.x) * bpp, in + size_t(xintab[x]) * bpp, bpp);
   }
   return out;
 }
 
 // ImagingGenericTransform with the affine map and nearest_filter16 (Pillow's path for I;16):
 // each output pixel maps its centre directly, without a running sum.
-Image nearest_generic(const Image& img, int width, int height, const ResizeBox& b) {
-  Image out = blank_like(img, width, height);
+Image nearest_generic(const Image& img, int width, int height, const ResizeBox& b,
+                      const Window& w) {
+  Image out = blank_like(img, w.width, w.height);
   const size_t bpp = pixel_bytes(img.mode);
   const double a0 = double(b.x1 - b.x0) / width;
   const double a4 = double(b.y1 - b.y0) / height;
   const double a2 = b.x0, a5 = b.y0;
-  for (int y = 0; y < height; ++y) {
+  for (int y = w.y; y < w.y + w.height; ++y) {
     const int yi = coord(0.0 * (0 + 0.5) + a4 * (y + 0.5) + a5);
     if (yi < 0 || yi >= img.height) continue;
-    uint8_t* o = out.row(y);
-    for (int x = 0; x < width; ++x) {
+    uint8_t* o = out.row(y - w.y);
+    for (int x = w.x; x < w.x + w.width; ++x) {
       const int xi = coord(a0 * (x + 0.5) + 0.0 * (y + 0.5) + a2);
-      if (xi >= 0 && xi < img.width) std::memcpy(o + size_t(x) * bpp, img.row(yi) + size_t(xi) * bpp, bpp);
+      if (xi >= 0 && xi < img.width)
+        std::memcpy(o + size_t(x - w.x) * bpp, img.row(yi) + size_t(xi) * bpp, bpp);
     }
   }
   return out;
 }
 
 // ImagingResampleInner: horizontal pass over only the rows the vertical pass reads, then the
-// vertical pass; either is skipped when its axis is unchanged.
-Image resample_passes(const Image& img, int width, int height, Filter filter, const ResizeBox& b) {
+// vertical pass; either is skipped when its axis is unchanged. Only the window's columns and rows
+// are produced.
+Image resample_passes(const Image& img, int width, int height, Filter filter, const ResizeBox& b,
+                      const Window& w) {
   const bool need_h = width != img.width || b.x0 != 0 || b.x1 != float(width);
   const bool need_v = height != img.height || b.y0 != 0 || b.y1 != float(height);
-  const auto vc = detail::axis_coeffs(img.height, b.y0, b.y1, height, filter);
-  const int ybox_first = vc->start[0];
-  const int ybox_last = vc->start[height - 1] + vc->count[height - 1];
   const int channels = img.channels();
+  const size_t bpp = pixel_bytes(img.mode);
   const bool is_i = img.mode == Mode::kI, is_f = img.mode == Mode::kF;
-  const bool wide = is_i || is_f;
 
+  // Source rows the output window needs from the horizontal stage.
+  std::shared_ptr<const detail::AxisCoeffs> vc;
+  int row_first = w.y, row_last = w.y + w.height;
+  if (need_v) {
+    vc = detail::axis_coeffs(img.height, b.y0, b.y1, height, filter);
+    row_first = vc->start[w.y];
+    row_last = vc->start[w.y + w.height - 1] + vc->count[w.y + w.height - 1];
+  }
+
+  // The horizontal stage's result as a view: `base` is row `row_first`, column w.x.
   Image tmp;
-  const Image* cur = &img;
-  int row_offset = 0;
+  const uint8_t* base;
+  size_t stride;
   if (need_h) {
     const auto hc = detail::axis_coeffs(img.width, b.x0, b.x1, width, filter);
-    tmp = blank_like(img, width, ybox_last - ybox_first);
-    if (!wide) {
-      detail::resample_h_u8(img.row(ybox_first), img.row_bytes(), tmp.height, channels, *hc,
-                            tmp.pixels.data(), tmp.row_bytes());
-    } else if (is_i) {
-      detail::resample_h_i32(reinterpret_cast<const int32_t*>(img.row(ybox_first)), size_t(img.width),
-                             tmp.height, *hc, reinterpret_cast<int32_t*>(tmp.pixels.data()),
-                             size_t(width));
+    tmp = blank_like(img, w.width, row_last - row_first);
+    if (is_i) {
+      detail::resample_h_i32(reinterpret_cast<const int32_t*>(img.row(row_first)), size_t(img.width),
+                             tmp.height, *hc, w.x, w.width,
+                             reinterpret_cast<int32_t*>(tmp.pixels.data()), size_t(w.width));
+    } else if (is_f) {
+      detail::resample_h_f32(reinterpret_cast<const float*>(img.row(row_first)), size_t(img.width),
+                             tmp.height, *hc, w.x, w.width,
+                             reinterpret_cast<float*>(tmp.pixels.data()), size_t(w.width));
     } else {
-      detail::resample_h_f32(reinterpret_cast<const float*>(img.row(ybox_first)), size_t(img.width),
-                             tmp.height, *hc, reinterpret_cast<float*>(tmp.pixels.data()),
-                             size_t(width));
+      detail::resample_h_u8(img.row(row_first), img.row_bytes(), tmp.height, channels, *hc, w.x,
+                            w.width, tmp.pixels.data(), tmp.row_bytes());
     }
-    cur = &tmp;
-    row_offset = ybox_first;
-  }
-  if (!need_v) return need_h ? tmp : img;
-
-  Image out = blank_like(img, cur->width, height);
-  if (!wide) {
-    detail::resample_v_u8(cur->pixels.data(), cur->row_bytes(), row_offset, cur->width * channels,
-                          *vc, out.pixels.data(), out.row_bytes());
-  } else if (is_i) {
-    detail::resample_v_i32(reinterpret_cast<const int32_t*>(cur->pixels.data()), size_t(cur->width),
-                           row_offset, cur->width, *vc, reinterpret_cast<int32_t*>(out.pixels.data()),
-                           size_t(cur->width));
+    if (!need_v) return tmp;
+    base = tmp.pixels.data();
+    stride = tmp.row_bytes();
   } else {
-    detail::resample_v_f32(reinterpret_cast<const float*>(cur->pixels.data()), size_t(cur->width),
-                           row_offset, cur->width, *vc, reinterpret_cast<float*>(out.pixels.data()),
-                           size_t(cur->width));
+    if (!need_v) return crop_box(img, w.x, w.y, w.width, w.height);
+    base = img.row(row_first) + size_t(w.x) * bpp;
+    stride = img.row_bytes();
+  }
+
+  Image out = blank_like(img, w.width, w.height);
+  const size_t sample_stride = stride / mode_sample_bytes(img.mode);
+  if (is_i) {
+    detail::resample_v_i32(reinterpret_cast<const int32_t*>(base), sample_stride, row_first,
+                           w.width, *vc, w.y, w.height,
+                           reinterpret_cast<int32_t*>(out.pixels.data()), size_t(w.width));
+  } else if (is_f) {
+    detail::resample_v_f32(reinterpret_cast<const float*>(base), sample_stride, row_first,
+                           w.width, *vc, w.y, w.height,
+                           reinterpret_cast<float*>(out.pixels.data()), size_t(w.width));
+  } else {
+    detail::resample_v_u8(base, stride, row_first, w.width * channels, *vc, w.y, w.height,
+                          out.pixels.data(), out.row_bytes());
   }
   return out;
 }
 
 // _resize of _imaging.c: argument checks, the integer-box crop, NEAREST, or the resampler.
-Image resize_core(const Image& img, int width, int height, Filter filter, const ResizeBox& b) {
+Image resize_core(const Image& img, int width, int height, Filter filter, const ResizeBox& b,
+                  const Window& w) {
+  CLIPKIT_CHECK(std::isfinite(b.x0) && std::isfinite(b.y0) && std::isfinite(b.x1) &&
+                    std::isfinite(b.y1),
+                "resize: box coordinates must be finite");
   CLIPKIT_CHECK(b.x0 >= 0 && b.y0 >= 0, "resize: box offset can't be negative (box ", b.x0, ",",
                 b.y0, ",", b.x1, ",", b.y1, ")");
   CLIPKIT_CHECK(b.x1 <= float(img.width) && b.y1 <= float(img.height),
@@ -187,16 +200,15 @@ Image resize_core(const Image& img, int width, int height, Filter filter, const 
                 ",", b.y0, ",", b.x1, ",", b.y1, ")");
   if (b.x0 - float(int(b.x0)) == 0 && b.x1 - b.x0 == float(width) &&
       b.y0 - float(int(b.y0)) == 0 && b.y1 - b.y0 == float(height))
-    return crop_box(img, int(b.x0), int(b.y0), width, height);
+    return crop_box(img, int(b.x0) + w.x, int(b.y0) + w.y, w.width, w.height);
   if (filter == Filter::kNearest)
-    return img.mode == Mode::kI16 ? nearest_generic(img, width, height, b)
-                                  : nearest_scale(img, width, height, b);
+    return img.mode == Mode::kI16 ? nearest_generic(img, width, height, b, w)
+                                  : nearest_scale(img, width, height, b, w);
   CLIPKIT_CHECK(img.mode != Mode::kI16, "resize: Pillow 9.4 cannot resample I;16 images with ",
                 filter_name(filter), " (\"image has wrong mode\"); only nearest is supported");
   CLIPKIT_CHECK(img.mode != Mode::kP && img.mode != Mode::kOne,
                 "resize: internal error: ", mode_name(img.mode), " reached the resampler");
-  // Box edges beyond this point are finite and inside the image, and the image is non-empty.
-  return resample_passes(img, width, height, filter, b);
+  return resample_passes(img, width, height, filter, b, w);
 }
 
 // MULDIV255 of Pillow's ImagingUtils.h: a * b / 255 rounded, in integers.
@@ -260,22 +272,32 @@ void unpremultiply_alpha(Image& img) {
   }
 }
 
-Image resize(const Image& img, int width, int height, Filter filter, const ResizeBox* box) {
+Image resize_window(const Image& img, int width, int height, Filter filter, const ResizeBox* box,
+                    const Window& window) {
   check_image(img);
   check_target(img, width, height);
+  const Window& w = window;
+  CLIPKIT_CHECK(w.width > 0 && w.height > 0 && w.x >= 0 && w.y >= 0 && w.x <= width - w.width &&
+                    w.y <= height - w.height,
+                "resize: window ", w.width, "x", w.height, "+", w.x, "+", w.y,
+                " is empty or outside the ", width, "x", height, " result");
   const ResizeBox b = box ? *box : ResizeBox{0, 0, float(img.width), float(img.height)};
   if (width == img.width && height == img.height && b.x0 == 0 && b.y0 == 0 &&
       b.x1 == float(img.width) && b.y1 == float(img.height))
-    return img;
+    return crop_box(img, w.x, w.y, w.width, w.height);
   if (img.mode == Mode::kOne || img.mode == Mode::kP) filter = Filter::kNearest;
   if ((img.mode == Mode::kRGBA || img.mode == Mode::kLA) && filter != Filter::kNearest) {
     Image pre = img;
     premultiply_alpha(pre);
-    Image out = resize_core(pre, width, height, filter, b);
+    Image out = resize_core(pre, width, height, filter, b, w);
     unpremultiply_alpha(out);
     return out;
   }
-  return resize_core(img, width, height, filter, b);
+  return resize_core(img, width, height, filter, b, w);
+}
+
+Image resize(const Image& img, int width, int height, Filter filter, const ResizeBox* box) {
+  return resize_window(img, width, height, filter, box, Window{0, 0, width, height});
 }
 
 }  // namespace clipkit::image

@@ -50,6 +50,18 @@ inline constexpr uint64_t kMaxResizePixels = 2ull * 89478485ull;
 Image resize(const Image& img, int width, int height, Filter filter,
              const ResizeBox* box = nullptr);
 
+// A rectangle of a resize result, in output pixels.
+struct Window {
+  int x = 0, y = 0, width = 0, height = 0;
+};
+
+// The `window` of resize(img, width, height, filter, box), computed without producing the rest of
+// the result: each output pixel depends only on its own position's weights, so the window is
+// bit-identical to cropping the full result. Preprocessing uses it to resample only the centre
+// crop. Throws like resize(), and when the window is empty or leaves the output.
+Image resize_window(const Image& img, int width, int height, Filter filter, const ResizeBox* box,
+                    const Window& window);
+
 // Pillow's convert("RGBa") / convert("La") (premultiply) and back (convert("RGBA") / ("LA")).
 // In place; the image must be RGBA or LA. Exposed for tests.
 void premultiply_alpha(Image& img);

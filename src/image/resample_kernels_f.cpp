@@ -32,26 +32,26 @@ inline double sample(T v) {
 }
 
 template <typename T, typename Store>
-void h_pass(const T* src, size_t src_stride, int rows, const AxisCoeffs& c, T* dst,
-            size_t dst_stride, Store store) {
+void h_pass(const T* src, size_t src_stride, int rows, const AxisCoeffs& c, int first, int n,
+            T* dst, size_t dst_stride, Store store) {
   for (int y = 0; y < rows; ++y) {
     const T* in = src + size_t(y) * src_stride;
     T* out = dst + size_t(y) * dst_stride;
-    for (int xx = 0; xx < c.out_size; ++xx) {
+    for (int xx = first; xx < first + n; ++xx) {
       const double* k = c.weight_row(xx);
       const T* p = in + c.start[xx];
       double ss = 0.0;
       for (int t = 0; t < c.count[xx]; ++t) ss += sample(p[t]) * k[t];
-      out[xx] = store(ss);
+      out[xx - first] = store(ss);
     }
   }
 }
 
 template <typename T, typename Store>
 void v_pass(const T* src, size_t src_stride, int row_offset, int width, const AxisCoeffs& c,
-            T* dst, size_t dst_stride, Store store) {
+            int first, int n, T* dst, size_t dst_stride, Store store) {
   std::vector<double> acc(size_t(width > 0 ? width : 1));
-  for (int yy = 0; yy < c.out_size; ++yy) {
+  for (int yy = first; yy < first + n; ++yy) {
     const double* k = c.weight_row(yy);
     const T* base = src + size_t(c.start[yy] - row_offset) * src_stride;
     for (int x = 0; x < width; ++x) acc[x] = 0.0;
@@ -60,7 +60,7 @@ void v_pass(const T* src, size_t src_stride, int row_offset, int width, const Ax
       const double w = k[t];
       for (int x = 0; x < width; ++x) acc[x] += sample(row[x]) * w;
     }
-    T* out = dst + size_t(yy) * dst_stride;
+    T* out = dst + size_t(yy - first) * dst_stride;
     for (int x = 0; x < width; ++x) out[x] = store(acc[x]);
   }
 }
@@ -71,23 +71,23 @@ const auto store_f32 = [](double v) { return float(v); };
 }  // namespace
 
 void resample_h_i32(const int32_t* src, size_t src_stride, int rows, const AxisCoeffs& c,
-                    int32_t* dst, size_t dst_stride) {
-  h_pass(src, src_stride, rows, c, dst, dst_stride, store_i32);
+                    int first, int n, int32_t* dst, size_t dst_stride) {
+  h_pass(src, src_stride, rows, c, first, n, dst, dst_stride, store_i32);
 }
 
 void resample_v_i32(const int32_t* src, size_t src_stride, int row_offset, int width,
-                    const AxisCoeffs& c, int32_t* dst, size_t dst_stride) {
-  v_pass(src, src_stride, row_offset, width, c, dst, dst_stride, store_i32);
+                    const AxisCoeffs& c, int first, int n, int32_t* dst, size_t dst_stride) {
+  v_pass(src, src_stride, row_offset, width, c, first, n, dst, dst_stride, store_i32);
 }
 
 void resample_h_f32(const float* src, size_t src_stride, int rows, const AxisCoeffs& c,
-                    float* dst, size_t dst_stride) {
-  h_pass(src, src_stride, rows, c, dst, dst_stride, store_f32);
+                    int first, int n, float* dst, size_t dst_stride) {
+  h_pass(src, src_stride, rows, c, first, n, dst, dst_stride, store_f32);
 }
 
 void resample_v_f32(const float* src, size_t src_stride, int row_offset, int width,
-                    const AxisCoeffs& c, float* dst, size_t dst_stride) {
-  v_pass(src, src_stride, row_offset, width, c, dst, dst_stride, store_f32);
+                    const AxisCoeffs& c, int first, int n, float* dst, size_t dst_stride) {
+  v_pass(src, src_stride, row_offset, width, c, first, n, dst, dst_stride, store_f32);
 }
 
 }  // namespace clipkit::image::detail

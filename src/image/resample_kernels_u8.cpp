@@ -26,12 +26,12 @@ inline uint8_t clip8(int32_t acc) {
 }
 
 template <int C>
-void h_scalar(const uint8_t* src, size_t src_stride, int rows, const AxisCoeffs& c, uint8_t* dst,
-              size_t dst_stride) {
+void h_scalar(const uint8_t* src, size_t src_stride, int rows, const AxisCoeffs& c, int first,
+              int count, uint8_t* dst, size_t dst_stride) {
   for (int y = 0; y < rows; ++y) {
     const uint8_t* in = src + size_t(y) * src_stride;
     uint8_t* out = dst + size_t(y) * dst_stride;
-    for (int xx = 0; xx < c.out_size; ++xx) {
+    for (int xx = first; xx < first + count; ++xx) {
       const int32_t* k = c.fixed_row(xx);
       const uint8_t* p = in + size_t(c.start[xx]) * C;
       const int n = c.count[xx];
@@ -39,18 +39,18 @@ void h_scalar(const uint8_t* src, size_t src_stride, int rows, const AxisCoeffs&
       for (int ch = 0; ch < C; ++ch) acc[ch] = kBias;
       for (int t = 0; t < n; ++t)
         for (int ch = 0; ch < C; ++ch) acc[ch] += int32_t(p[t * C + ch]) * k[t];
-      for (int ch = 0; ch < C; ++ch) out[xx * C + ch] = clip8(acc[ch]);
+      for (int ch = 0; ch < C; ++ch) out[(xx - first) * C + ch] = clip8(acc[ch]);
     }
   }
 }
 
 void v_scalar(const uint8_t* src, size_t src_stride, int row_offset, int row_values,
-              const AxisCoeffs& c, uint8_t* dst, size_t dst_stride) {
-  for (int yy = 0; yy < c.out_size; ++yy) {
+              const AxisCoeffs& c, int first, int count, uint8_t* dst, size_t dst_stride) {
+  for (int yy = first; yy < first + count; ++yy) {
     const int32_t* k = c.fixed_row(yy);
     const uint8_t* base = src + size_t(c.start[yy] - row_offset) * src_stride;
     const int n = c.count[yy];
-    uint8_t* out = dst + size_t(yy) * dst_stride;
+    uint8_t* out = dst + size_t(yy - first) * dst_stride;
     for (int x = 0; x < row_values; ++x) {
       int32_t acc = kBias;
       for (int t = 0; t < n; ++t) acc += int32_t(base[size_t(t) * src_stride + x]) * k[t];
@@ -112,16 +112,16 @@ inline __m256i initial_acc() {
 }
 
 template <int C>
-void h_avx2(const uint8_t* src, size_t src_stride, int rows, const AxisCoeffs& c, uint8_t* dst,
-            size_t dst_stride) {
+void h_avx2(const uint8_t* src, size_t src_stride, int rows, const AxisCoeffs& c, int first,
+            int count, uint8_t* dst, size_t dst_stride) {
   constexpr int P = kPixelsPerStep<C>;
   const int in_bytes = c.in_size * C;
   // Outputs whose last 8-byte load would run past the end of the source row read from a
   // zero-padded copy of the row's tail instead. They are the last few outputs of a row.
   int tail_start = c.in_size;
   int tail_len = 0;
-  std::vector<uint8_t> unsafe(c.out_size, 0);
-  for (int xx = 0; xx < c.out_size; ++xx) {
+  std::vector<uint8_t> unsafe(size_t(c.out_size), 0);
+  for (int xx = first; xx < first + count; ++xx) {
     const int steps = (c.count[xx] + P - 1) / P;
     const int last_read = steps == 0 ? 0 : (c.start[xx] + (steps - 1) * P) * C + 8;
     if (last_read > in_bytes) {
@@ -129,7 +129,7 @@ void h_avx2(const uint8_t* src, size_t src_stride, int rows, const AxisCoeffs& c
       tail_start = std::min(tail_start, int(c.start[xx]));
     }
   }
-  for (int xx = 0; xx < c.out_size; ++xx)
+  for (int xx = first; xx < first + count; ++xx)
     if (unsafe[xx]) {
       const int steps = (c.count[xx] + P - 1) / P;
       tail_len = std::max(tail_len, (c.start[xx] - tail_start + steps * P) * C + 8);
@@ -141,7 +141,7 @@ void h_avx2(const uint8_t* src, size_t src_stride, int rows, const AxisCoeffs& c
     const uint8_t* in = src + size_t(y) * src_stride;
     uint8_t* out = dst + size_t(y) * dst_stride;
     if (tail_len > 0) std::memcpy(tail.data(), in + size_t(tail_start) * C, size_t(tail_copy));
-    for (int xx = 0; xx < c.out_size; ++xx) {
+    for (int xx = first; xx < first + count; ++xx) {
       const int32_t* k = c.fixed_row(xx);
       const uint8_t* p = unsafe[xx] ? tail.data() + size_t(c.start[xx] - tail_start) * C
                                     : in + size_t(c.start[xx]) * C;
@@ -151,7 +151,7 @@ void h_avx2(const uint8_t* src, size_t src_stride, int rows, const AxisCoeffs& c
         const __m256i px = load_pixels<C>(p + size_t(t) * C);
         acc = _mm256_add_epi32(acc, _mm256_mullo_epi32(px, load_weights<C>(k + t)));
       }
-      store_pixel<C>(acc, out + size_t(xx) * C);
+      store_pixel<C>(acc, out + size_t(xx - first) * C);
     }
   }
 }
@@ -179,16 +179,16 @@ inline void v_block32(const uint8_t* base, size_t stride, const int32_t* k, int 
 }
 
 void v_avx2(const uint8_t* src, size_t src_stride, int row_offset, int row_values,
-            const AxisCoeffs& c, uint8_t* dst, size_t dst_stride) {
+            const AxisCoeffs& c, int first, int count, uint8_t* dst, size_t dst_stride) {
   if (row_values < 32) {
-    v_scalar(src, src_stride, row_offset, row_values, c, dst, dst_stride);
+    v_scalar(src, src_stride, row_offset, row_values, c, first, count, dst, dst_stride);
     return;
   }
-  for (int yy = 0; yy < c.out_size; ++yy) {
+  for (int yy = first; yy < first + count; ++yy) {
     const int32_t* k = c.fixed_row(yy);
     const uint8_t* base = src + size_t(c.start[yy] - row_offset) * src_stride;
     const int n = c.count[yy];
-    uint8_t* out = dst + size_t(yy) * dst_stride;
+    uint8_t* out = dst + size_t(yy - first) * dst_stride;
     int x = 0;
     for (; x + 32 <= row_values; x += 32) v_block32(base + x, src_stride, k, n, out + x);
     // The last partial block is redone as the final 32 samples of the row (outputs depend only
@@ -215,34 +215,34 @@ bool vector_kernels_available() {
 }
 
 void resample_h_u8(const uint8_t* src, size_t src_stride, int rows, int channels,
-                   const AxisCoeffs& c, uint8_t* dst, size_t dst_stride) {
+                   const AxisCoeffs& c, int first, int n, uint8_t* dst, size_t dst_stride) {
 #if defined(__AVX2__)
   if (!g_force_scalar.load(std::memory_order_relaxed)) {
     switch (channels) {
-      case 1: return h_avx2<1>(src, src_stride, rows, c, dst, dst_stride);
-      case 2: return h_avx2<2>(src, src_stride, rows, c, dst, dst_stride);
-      case 3: return h_avx2<3>(src, src_stride, rows, c, dst, dst_stride);
-      case 4: return h_avx2<4>(src, src_stride, rows, c, dst, dst_stride);
+      case 1: return h_avx2<1>(src, src_stride, rows, c, first, n, dst, dst_stride);
+      case 2: return h_avx2<2>(src, src_stride, rows, c, first, n, dst, dst_stride);
+      case 3: return h_avx2<3>(src, src_stride, rows, c, first, n, dst, dst_stride);
+      case 4: return h_avx2<4>(src, src_stride, rows, c, first, n, dst, dst_stride);
       default: break;
     }
   }
 #endif
   switch (channels) {
-    case 1: return h_scalar<1>(src, src_stride, rows, c, dst, dst_stride);
-    case 2: return h_scalar<2>(src, src_stride, rows, c, dst, dst_stride);
-    case 3: return h_scalar<3>(src, src_stride, rows, c, dst, dst_stride);
-    case 4: return h_scalar<4>(src, src_stride, rows, c, dst, dst_stride);
+    case 1: return h_scalar<1>(src, src_stride, rows, c, first, n, dst, dst_stride);
+    case 2: return h_scalar<2>(src, src_stride, rows, c, first, n, dst, dst_stride);
+    case 3: return h_scalar<3>(src, src_stride, rows, c, first, n, dst, dst_stride);
+    case 4: return h_scalar<4>(src, src_stride, rows, c, first, n, dst, dst_stride);
     default: break;
   }
 }
 
 void resample_v_u8(const uint8_t* src, size_t src_stride, int row_offset, int row_values,
-                   const AxisCoeffs& c, uint8_t* dst, size_t dst_stride) {
+                   const AxisCoeffs& c, int first, int n, uint8_t* dst, size_t dst_stride) {
 #if defined(__AVX2__)
   if (!g_force_scalar.load(std::memory_order_relaxed))
-    return v_avx2(src, src_stride, row_offset, row_values, c, dst, dst_stride);
+    return v_avx2(src, src_stride, row_offset, row_values, c, first, n, dst, dst_stride);
 #endif
-  v_scalar(src, src_stride, row_offset, row_values, c, dst, dst_stride);
+  v_scalar(src, src_stride, row_offset, row_values, c, first, n, dst, dst_stride);
 }
 
 }  // namespace clipkit::image::detail
