@@ -103,7 +103,8 @@ Weights read_weights_file(const std::string& path) {
   Weights w;
   w.files.push_back(path);
   if (ends_with(path, ".index.json")) return read_sharded(path, path.find(".bin") != std::string::npos);
-  if (looks_like_zip(path)) {
+  if (looks_like_zip(path) || ends_with(path, ".pt") || ends_with(path, ".pth") ||
+      ends_with(path, ".bin") || ends_with(path, ".ckpt")) {
     w.tensors = read_torch_checkpoint(path).tensors;
   } else {
     w.tensors = safetensors_tensors(path);
@@ -207,9 +208,26 @@ Checkpoint load_folder(const fs::path& dir, const LoadOptions& opts) {
   fail(d, ": not a model folder (no open_clip_config.json or config.json)");
 }
 
+// Training checkpoints prefix every name with the wrapper's attribute ("model.", "module.",
+// "model.module."): strip leading components shared by all names until a layout is recognised.
+void strip_common_prefix(TensorMap& m) {
+  while (!m.empty() && !detect_layout(keys(m))) {
+    const std::string& first = m.begin()->first;
+    const size_t dot = first.find('.');
+    if (dot == std::string::npos) return;
+    const std::string prefix = first.substr(0, dot + 1);
+    for (const auto& [n, t] : m)
+      if (!starts_with(n, prefix) || n.size() == prefix.size()) return;
+    TensorMap stripped;
+    for (auto& [n, t] : m) stripped.emplace(n.substr(prefix.size()), t);
+    m = std::move(stripped);
+  }
+}
+
 Checkpoint load_file(const fs::path& file, const LoadOptions& opts) {
   const std::string f = file.string();
   Weights w = read_weights_file(f);
+  strip_common_prefix(w.tensors);
   std::optional<Layout> layout = detect_layout(keys(w.tensors));
   CLIPKIT_CHECK(layout.has_value(), f,
                 ": the tensor names are neither OpenAI/OpenCLIP nor transformers CLIP names (first: '",
