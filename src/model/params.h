@@ -1,0 +1,102 @@
+// Canonical parameter structs: every weight the towers use, resolved from a checkpoint's canonical
+// names (src/io/CANONICAL.md) once, when the model is built, and checked against the architecture
+// in the config. Forward passes only touch these structs, never names.
+//
+// Float32 weights are kept as they are in the checkpoint: views into the memory-mapped file,
+// strided where the layout asks for it (a transposed projection, a row block of OpenAI's fused
+// in_proj); the GEMM reads them in place. Float16 and bfloat16 weights are converted to float32
+// copies here, once.
+#pragma once
+
+#include <array>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+#include "io/checkpoint.h"
+#include "io/config.h"
+
+namespace clipkit::model {
+
+struct LayerNormParams {
+  Tensor weight, bias;  // [W]
+};
+
+struct LinearParams {
+  Tensor weight;  // [out, in]
+  Tensor bias;    // [out]
+};
+
+struct BlockParams {
+  LayerNormParams ln_1, ln_2;
+  LinearParams q, k, v, out_proj, fc1, fc2;
+  // q, k and v as one [3W, W] weight and [3W] bias when they are adjacent in memory (OpenAI's
+  // in_proj, or converted copies), so the three projections are one GEMM; undefined otherwise.
+  LinearParams qkv;
+};
+
+struct TextParams {
+  Tensor token_embedding;       // [V, W]
+  Tensor positional_embedding;  // [L, W]
+  std::vector<BlockParams> blocks;
+  LayerNormParams ln_final;
+  Tensor projection;  // [E, W]; undefined without projection
+};
+
+struct VitParams {
+  Tensor patch_embed;           // [W, 3, P, P]
+  Tensor class_embedding;       // [W]
+  Tensor positional_embedding;  // [T, W]
+  LayerNormParams ln_pre, ln_post;
+  std::vector<BlockParams> blocks;
+  Tensor projection;  // [E, W]; undefined without projection
+};
+
+struct BatchNormParams {
+  Tensor weight, bias, running_mean, running_var;  // [C]
+};
+
+struct BottleneckParams {
+  int64_t inplanes = 0, planes = 0, stride = 1;
+  Tensor conv1, conv2, conv3;  // [planes, inplanes, 1, 1], [planes, planes, 3, 3], [4 planes, planes, 1, 1]
+  BatchNormParams bn1, bn2, bn3;
+  bool has_downsample = false;
+  Tensor downsample_conv;  // [4 planes, inplanes, 1, 1]
+  BatchNormParams downsample_bn;
+};
+
+struct ResNetParams {
+  std::array<Tensor, 3> stem_conv;
+  std::array<BatchNormParams, 3> stem_bn;
+  std::array<std::vector<BottleneckParams>, 4> stages;
+  Tensor attnpool_positional_embedding;  // [grid^2 + 1, 32 W]
+  LinearParams attnpool_q, attnpool_k, attnpool_v, attnpool_c;
+};
+
+// Resolves canonical names to tensors, checking shapes and converting 16-bit floats. Every
+// failure names the checkpoint, the tensor and the expected shape.
+class ParamResolver {
+ public:
+  ParamResolver(const std::map<std::string, Tensor>& params, std::string label)
+      : params_(params), label_(std::move(label)) {}
+
+  // The tensor `name` with exactly `shape`, as float32 (a view when already F32).
+  Tensor get(const std::string& name, const Shape& shape);
+  bool has(const std::string& name) const { return params_.count(name) != 0; }
+
+  LayerNormParams layernorm(const std::string& prefix, int64_t width);
+  LinearParams linear(const std::string& prefix, int64_t out, int64_t in, bool bias = true);
+  BatchNormParams batchnorm(const std::string& prefix, int64_t channels);
+  BlockParams block(const std::string& prefix, int64_t width, int64_t mlp_width);
+
+ private:
+  const std::map<std::string, Tensor>& params_;
+  std::string label_;
+};
+
+TextParams resolve_text(ParamResolver& r, const io::TextConfig& c, int embed_dim);
+VitParams resolve_vit(ParamResolver& r, const io::VisionConfig& c, int embed_dim);
+ResNetParams resolve_resnet(ParamResolver& r, const io::VisionConfig& c, int embed_dim);
+
+}  // namespace clipkit::model
