@@ -558,6 +558,84 @@ def make_bmp(files):
     write_bmp(os.path.join(GEN, "bmp_grey_palette.bmp"), w, h, 8, rows, palette=grey_pal); files.append("bmp_grey_palette.bmp")
 
 
+def write_tiff(path, w, h, spp, bps, photometric, data_rows=None, endian="<", extra=None, sample_format=1,
+               planes=None, tile=None, tile_data=None, colormap=None, rows_per_strip=None):
+    """A plain uncompressed TIFF: strips of whole rows (data_rows, bytes per row), separate planes
+    (planes: list of per-plane row lists) or tiles (tile=(tw, th), tile_data: list of tile bytes)."""
+    entries = []
+
+    def add(tag, typ, values):
+        entries.append((tag, typ, values))
+
+    SHORT, LONG = 3, 4
+    add(256, LONG, [w])
+    add(257, LONG, [h])
+    add(258, SHORT, [bps] * spp)
+    add(259, SHORT, [1])
+    add(262, SHORT, [photometric])
+    add(277, SHORT, [spp])
+    add(284, SHORT, [2 if planes else 1])
+    if extra:
+        add(338, SHORT, extra)
+    if sample_format != 1:
+        add(339, SHORT, [sample_format] * spp)
+    if colormap:
+        add(320, SHORT, colormap)
+    blobs = []
+    if tile:
+        add(322, LONG, [tile[0]])
+        add(323, LONG, [tile[1]])
+        blobs = tile_data
+        off_tag, cnt_tag = 324, 325
+    elif planes:
+        rps = rows_per_strip or h
+        for rows in planes:
+            for y in range(0, h, rps):
+                blobs.append(b"".join(rows[y:y + rps]))
+        add(278, LONG, [rps])
+        off_tag, cnt_tag = 273, 279
+    else:
+        rps = rows_per_strip or h
+        for y in range(0, h, rps):
+            blobs.append(b"".join(data_rows[y:y + rps]))
+        add(278, LONG, [rps])
+        off_tag, cnt_tag = 273, 279
+    # layout: header, pixel data, out-of-line values, IFD
+    out = bytearray(b"II*\0" if endian == "<" else b"MM\0*") + b"\0\0\0\0"
+    offsets = []
+    for b in blobs:
+        offsets.append(len(out))
+        out += b
+        if len(out) % 2:
+            out += b"\0"
+    add(off_tag, LONG, offsets)
+    add(cnt_tag, LONG, [len(b) for b in blobs])
+    entries.sort()
+    packed = []
+    for tag, typ, values in entries:
+        fmt = "H" if typ == SHORT else "I"
+        data = struct.pack(endian + fmt * len(values), *values)
+        if len(data) <= 4:
+            packed.append((tag, typ, len(values), data.ljust(4, b"\0"), None))
+        else:
+            packed.append((tag, typ, len(values), None, data))
+    for i, (tag, typ, n, inline, data) in enumerate(packed):
+        if data is not None:
+            off = len(out)
+            out += data
+            if len(out) % 2:
+                out += b"\0"
+            packed[i] = (tag, typ, n, struct.pack(endian + "I", off), None)
+    ifd = len(out)
+    out += struct.pack(endian + "H", len(packed))
+    for tag, typ, n, inline, _ in packed:
+        out += struct.pack(endian + "HHI", tag, typ, n) + inline
+    out += struct.pack(endian + "I", 0)
+    out[4:8] = struct.pack(endian + "I", ifd)
+    with open(path, "wb") as f:
+        f.write(bytes(out))
+
+
 def make_tiff(files):
     w, h = 27, 15
     p = photo(w, h)
@@ -588,6 +666,44 @@ def make_tiff(files):
     ex = Image.Exif()
     ex[0x0112] = 3
     p.save(os.path.join(GEN, "tiff_orientation3.tif"), exif=ex); files.append("tiff_orientation3.tif")
+    ex[0x0112] = 6
+    p.save(os.path.join(GEN, "tiff_orientation6.tif"), exif=ex, compression="tiff_lzw"); files.append("tiff_orientation6.tif")
+    # layouts Pillow does not write
+    w, h = 13, 10
+    rgb = gradient(w, h, 3, 17)
+    write_tiff(os.path.join(GEN, "tiff_rgb_bigendian.tif"), w, h, 3, 8, 2, [rgb[y].tobytes() for y in range(h)], endian=">"); files.append("tiff_rgb_bigendian.tif")
+    write_tiff(os.path.join(GEN, "tiff_rgb_strips.tif"), w, h, 3, 8, 2, [rgb[y].tobytes() for y in range(h)], rows_per_strip=3); files.append("tiff_rgb_strips.tif")
+    write_tiff(os.path.join(GEN, "tiff_rgb_planar.tif"), w, h, 3, 8, 2, planes=[[rgb[y, :, c].tobytes() for y in range(h)] for c in range(3)], rows_per_strip=4); files.append("tiff_rgb_planar.tif")
+    tw, th = 16, 16
+    tiles = []
+    for ty in range(0, h, th):
+        for tx in range(0, w, tw):
+            t = np.zeros((th, tw, 3), np.uint8)
+            part = rgb[ty:ty + th, tx:tx + tw]
+            t[:part.shape[0], :part.shape[1]] = part
+            tiles.append(t.tobytes())
+    write_tiff(os.path.join(GEN, "tiff_rgb_tiled.tif"), w, h, 3, 8, 2, tile=(tw, th), tile_data=tiles); files.append("tiff_rgb_tiled.tif")
+    g = gradient(w, h, 1, 18)[:, :, 0]
+    write_tiff(os.path.join(GEN, "tiff_l_minwhite.tif"), w, h, 1, 8, 0, [g[y].tobytes() for y in range(h)]); files.append("tiff_l_minwhite.tif")
+    write_tiff(os.path.join(GEN, "tiff_l4.tif"), w, h, 1, 4, 1, [pack_row(g[y] >> 4, 4) for y in range(h)]); files.append("tiff_l4.tif")
+    write_tiff(os.path.join(GEN, "tiff_l2_minwhite.tif"), w, h, 1, 2, 0, [pack_row(g[y] >> 6, 2) for y in range(h)]); files.append("tiff_l2_minwhite.tif")
+    cmap = [int(v) for v in RNG.integers(0, 65536, 3 * 4)]
+    write_tiff(os.path.join(GEN, "tiff_p2.tif"), w, h, 1, 2, 3, [pack_row(g[y] >> 6, 2) for y in range(h)], colormap=cmap); files.append("tiff_p2.tif")
+    rgba = gradient(w, h, 4, 19)
+    a = rgba[:, :, 3:4].astype(np.uint16)
+    prem = rgba.copy()
+    prem[:, :, :3] = (rgba[:, :, :3].astype(np.uint16) * a // 255).astype(np.uint8)
+    prem[0, 0] = [0, 0, 0, 0]
+    prem[0, 1] = [10, 20, 30, 255]
+    write_tiff(os.path.join(GEN, "tiff_rgba_associated.tif"), w, h, 4, 8, 2, [prem[y].tobytes() for y in range(h)], extra=[1]); files.append("tiff_rgba_associated.tif")
+    write_tiff(os.path.join(GEN, "tiff_rgbx.tif"), w, h, 4, 8, 2, [rgba[y].tobytes() for y in range(h)], extra=[0]); files.append("tiff_rgbx.tif")
+    rgb16 = (gradient(w, h, 4, 20).astype(np.uint16) * 251)
+    write_tiff(os.path.join(GEN, "tiff_rgb16.tif"), w, h, 3, 16, 2, [rgb16[y, :, :3].astype("<u2").tobytes() for y in range(h)]); files.append("tiff_rgb16.tif")
+    write_tiff(os.path.join(GEN, "tiff_rgba16.tif"), w, h, 4, 16, 2, [rgb16[y].astype("<u2").tobytes() for y in range(h)], extra=[2]); files.append("tiff_rgba16.tif")
+    g16 = gradient(w, h, 1, 21)[:, :, 0].astype(np.uint16) * 257
+    write_tiff(os.path.join(GEN, "tiff_i16_bigendian.tif"), w, h, 1, 16, 1, [g16[y].astype(">u2").tobytes() for y in range(h)], endian=">"); files.append("tiff_i16_bigendian.tif")
+    s16 = (g16.astype(np.int32) - 30000).astype(np.int16)
+    write_tiff(os.path.join(GEN, "tiff_i16_signed.tif"), w, h, 1, 16, 1, [s16[y].astype("<i2").tobytes() for y in range(h)], sample_format=2); files.append("tiff_i16_signed.tif")
 
 
 def make_bad(bad, truncations):
