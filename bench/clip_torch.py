@@ -528,6 +528,25 @@ def load_model(path: str, arch: Optional[str] = None) -> CLIP:
     return model.eval()
 
 
+def fuse_batchnorm(model: CLIP) -> None:
+    """Folds every eval-mode BatchNorm of the ResNet tower into the convolution before it
+    (PyTorch's own fuse_conv_bn_eval), the usual inference-time rewrite."""
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+    v = getattr(model, "visual", None)
+    if not isinstance(v, ModifiedResNet):
+        return
+    pairs = [(v, "conv1", "bn1"), (v, "conv2", "bn2"), (v, "conv3", "bn3")]
+    for m in v.modules():
+        if isinstance(m, Bottleneck):
+            pairs += [(m, "conv1", "bn1"), (m, "conv2", "bn2"), (m, "conv3", "bn3")]
+            if m.downsample is not None:
+                pairs.append((m.downsample, "0", "1"))
+    for parent, c, b in pairs:
+        fused = fuse_conv_bn_eval(getattr(parent, c), getattr(parent, b))
+        setattr(parent, c, fused)
+        setattr(parent, b, nn.Identity())
+
+
 # --------------------------------------------------------------------------------------------
 # Analytic FLOPs (2 per multiply-add; GEMMs and convolutions only, as is customary)
 # --------------------------------------------------------------------------------------------
@@ -647,6 +666,8 @@ def cmd_bench(a: argparse.Namespace) -> int:
         return 0
 
     model = load_model(a.model, a.arch)
+    if a.fuse_bn:
+        fuse_batchnorm(model)
     if a.channels_last and cfg.vision is not None and cfg.vision.is_resnet:
         model.visual.to(memory_format=torch.channels_last)
     if a.task == "image":
@@ -745,6 +766,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     b.add_argument("--dump", help="write the unnormalised embeddings [batch, D] as float32 .npy")
     b.add_argument("--channels-last", action="store_true",
                    help="run the ResNet tower in channels-last memory format")
+    b.add_argument("--fuse-bn", action="store_true",
+                   help="fold the ResNet tower's BatchNorms into its convolutions")
     b.set_defaults(fn=cmd_bench)
 
     s = sub.add_parser("sgemm", help="fp32 GEMM rate of torch.matmul and numpy",

@@ -186,6 +186,11 @@ class Bench:
         self.a = a
         self.tenv = torch_env(a.torch_threads or a.threads, a.openblas_coretype, a.torch_env)
         self.cenv = dict(os.environ)
+        for kv in a.clipkit_env:
+            k, sep, v = kv.partition("=")
+            if not sep:
+                raise SystemExit(f"--clipkit-env expects KEY=VALUE, got '{kv}'")
+            self.cenv[k] = v
         os.makedirs(a.workdir, exist_ok=True)
         self.rate_guess = 50e9  # refined from the measured sgemm peak
         self.rows: List[dict] = []
@@ -210,11 +215,11 @@ class Bench:
                   "--iters", str(iters)]
         if inp:
             common += ["--images" if task == "image" else "--tokens", inp]
-        cmds = {"clipkit": [self.a.clipkit, "bench"] + common + ["--threads", str(self.a.threads)],
+        cmds = {"clipkit": [self.a.clipkit, "bench"] + common + ["--threads", str(self.a.threads)]
+                + shlex.split(self.a.clipkit_args),
                 "torch": [sys.executable, os.path.join(HERE, "clip_torch.py"), "bench"] + common
                 + ["--threads", str(self.a.torch_threads or self.a.threads)]}
-        if self.a.channels_last:
-            cmds["torch"].append("--channels-last")
+        cmds["torch"] += shlex.split(self.a.torch_args)
         if dump:
             cmds["clipkit"] += ["--dump", dump[0]]
             cmds["torch"] += ["--dump", dump[1]]
@@ -317,7 +322,8 @@ def run_compare(a: argparse.Namespace) -> int:
     settings = {"clipkit": a.clipkit if not a.torch_only else None, "clipkit_threads": a.threads,
                 "torch_threads": tthreads, "torch_inference_mode": True,
                 "torch_attention": "scaled_dot_product_attention" if ct.HAS_SDPA else "baddbmm + softmax + bmm",
-                "torch_env": env_summary(b.tenv), "torch_channels_last_resnet": a.channels_last,
+                "torch_env": env_summary(b.tenv), "clipkit_env": a.clipkit_env, "clipkit_args": a.clipkit_args,
+                "torch_args": a.torch_args,
                 "rounds": a.rounds, "warmup": a.warmup, "iters": a.iters or f"auto (~{a.target_s}s per run)",
                 "batches": a.batch_sizes, "seed": a.seed}
     print("settings: " + json.dumps(settings))
@@ -483,7 +489,11 @@ def main(argv: Optional[List[str]] = None) -> int:
                         "own detection), none, or a core name")
     p.add_argument("--torch-env", action="append", default=[], metavar="KEY=VALUE",
                    help="extra environment for the torch processes (KEY= removes a default); repeatable")
-    p.add_argument("--channels-last", action="store_true", help="run torch's ResNet tower channels-last")
+    p.add_argument("--clipkit-args", default="", help="extra arguments for clipkit bench, e.g. '--gemm openblas'")
+    p.add_argument("--clipkit-env", action="append", default=[], metavar="KEY=VALUE",
+                   help="extra environment for the clipkit processes; repeatable")
+    p.add_argument("--torch-args", default="",
+                   help="extra arguments for clip_torch.py bench, e.g. '--fuse-bn --channels-last'")
     p.add_argument("--torch-only", action="store_true", help="run only the PyTorch side")
     p.add_argument("--no-sgemm", action="store_true", help="skip the sgemm peak measurement")
     p.add_argument("--sgemm-n", type=int, default=4096, help="matrix size of the sgemm measurement")
