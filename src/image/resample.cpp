@@ -124,7 +124,8 @@ Image nearest_generic(const Image& img, int width, int height, const ResizeBox& 
 // vertical pass; either is skipped when its axis is unchanged. Only the window's columns and rows
 // are produced.
 Image resample_passes(const Image& img, int width, int height, Filter filter, const ResizeBox& b,
-                      const Window& w) {
+                      const Window& w,
+                      detail::WeightsFlavor flavor = detail::WeightsFlavor::kPillow) {
   const bool need_h = width != img.width || b.x0 != 0 || b.x1 != float(width);
   const bool need_v = height != img.height || b.y0 != 0 || b.y1 != float(height);
   const int channels = img.channels();
@@ -135,7 +136,7 @@ Image resample_passes(const Image& img, int width, int height, Filter filter, co
   std::shared_ptr<const detail::AxisCoeffs> vc;
   int row_first = w.y, row_last = w.y + w.height;
   if (need_v) {
-    vc = detail::axis_coeffs(img.height, b.y0, b.y1, height, filter);
+    vc = detail::axis_coeffs(img.height, b.y0, b.y1, height, filter, flavor);
     row_first = vc->start[w.y];
     row_last = vc->start[w.y + w.height - 1] + vc->count[w.y + w.height - 1];
   }
@@ -145,7 +146,7 @@ Image resample_passes(const Image& img, int width, int height, Filter filter, co
   const uint8_t* base;
   size_t stride;
   if (need_h) {
-    const auto hc = detail::axis_coeffs(img.width, b.x0, b.x1, width, filter);
+    const auto hc = detail::axis_coeffs(img.width, b.x0, b.x1, width, filter, flavor);
     tmp = blank_like(img, w.width, row_last - row_first);
     if (is_i) {
       detail::resample_h_i32(reinterpret_cast<const int32_t*>(img.row(row_first)), size_t(img.width),
@@ -298,6 +299,27 @@ Image resize_window(const Image& img, int width, int height, Filter filter, cons
 
 Image resize(const Image& img, int width, int height, Filter filter, const ResizeBox* box) {
   return resize_window(img, width, height, filter, box, Window{0, 0, width, height});
+}
+
+Image resize_torch_antialias(const Image& img, int width, int height, Filter filter,
+                             const Window* window) {
+  check_image(img);
+  check_target(img, width, height);
+  const Window w = window ? *window : Window{0, 0, width, height};
+  CLIPKIT_CHECK(w.width > 0 && w.height > 0 && w.x >= 0 && w.y >= 0 && w.x <= width - w.width &&
+                    w.y <= height - w.height,
+                "resize: window ", w.width, "x", w.height, "+", w.x, "+", w.y,
+                " is empty or outside the ", width, "x", height, " result");
+  CLIPKIT_CHECK(filter == Filter::kBilinear || filter == Filter::kBicubic,
+                "resize: torch's antialiased interpolation supports bilinear and bicubic, not ",
+                filter_name(filter));
+  CLIPKIT_CHECK(mode_sample_bytes(img.mode) == 1 && img.mode != Mode::kP &&
+                    img.mode != Mode::kPA && img.mode != Mode::kOne,
+                "resize: torch's uint8 interpolation needs an 8-bit image of samples, not mode ",
+                mode_name(img.mode));
+  if (width == img.width && height == img.height) return crop_box(img, w.x, w.y, w.width, w.height);
+  const ResizeBox b{0, 0, float(img.width), float(img.height)};
+  return resample_passes(img, width, height, filter, b, w, detail::WeightsFlavor::kTorchAA);
 }
 
 }  // namespace clipkit::image

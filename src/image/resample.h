@@ -62,6 +62,15 @@ struct Window {
 Image resize_window(const Image& img, int width, int height, Filter filter, const ResizeBox* box,
                     const Window& window);
 
+// torch.nn.functional.interpolate(x, size, mode=bilinear|bicubic, antialias=True) of torch 2.x on
+// a uint8 CPU tensor — what torchvision's resize does to uint8 tensors, and so what transformers'
+// torchvision-backed image processors (CLIPImageProcessor in transformers 5) compute. Pillow's
+// separable scheme, every channel on its own (no premultiplied alpha), with int16 weights at a
+// per-axis precision set by the largest weight, and the bicubic polynomial evaluated as torch
+// writes it. 8-bit sample modes only (L, LA, RGB, RGBA, CMYK). `window` as in resize_window.
+Image resize_torch_antialias(const Image& img, int width, int height, Filter filter,
+                             const Window* window = nullptr);
+
 // Pillow's convert("RGBa") / convert("La") (premultiply) and back (convert("RGBA") / ("LA")).
 // In place; the image must be RGBA or LA. Exposed for tests.
 void premultiply_alpha(Image& img);

@@ -3,6 +3,7 @@
 // same bit pattern as Pillow's.
 #include "image/resample_coeffs.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -59,8 +60,24 @@ double lanczos_kernel(double x) {
   return 0.0;
 }
 
+// torch's bicubic (UpSample.h cubic_convolution1/2 with A = -0.5): the outer lobe is written
+// ((A x - 5A) x + 8A) x - 4A, which rounds differently from Pillow's form. (torch's AVX2 build may
+// contract these into fused multiply-adds; over every size pair from 2..3000 to 32..518 pixels the
+// int16 weights come out the same either way.)
+double torch_cubic(double x) {
+  constexpr double A = -0.5;
+  x = std::abs(x);
+  if (x < 1.0) return ((A + 2) * x - (A + 3)) * x * x + 1;
+  if (x < 2.0) return ((A * x - 5 * A) * x + 8 * A) * x - 4 * A;
+  return 0.0;
+}
+
 std::shared_ptr<AxisCoeffs> compute(int in_size, float in0, float in1, int out_size,
-                                    Filter filter) {
+                                    Filter filter, WeightsFlavor flavor) {
+  const bool torch = flavor == WeightsFlavor::kTorchAA;
+  CLIPKIT_CHECK(!torch || filter == Filter::kBilinear || filter == Filter::kBicubic,
+                "resample: torch's antialiased interpolation has no ", filter_name(filter),
+                " filter (bilinear or bicubic)");
   CLIPKIT_CHECK(filter != Filter::kNearest, "resample: NEAREST has no convolution weights");
   CLIPKIT_CHECK(in_size > 0 && out_size > 0, "resample: axis sizes must be positive (", in_size,
                 " -> ", out_size, ")");
@@ -79,6 +96,7 @@ std::shared_ptr<AxisCoeffs> compute(int in_size, float in0, float in1, int out_s
   c->ksize = ksize;
   c->start.resize(out_size);
   c->count.resize(out_size);
+  c->normalized.resize(out_size);
   c->weights.assign(size_t(out_size) * ksize, 0.0);
   const double ss = 1.0 / filterscale;
   for (int xx = 0; xx < out_size; ++xx) {
@@ -92,33 +110,50 @@ std::shared_ptr<AxisCoeffs> compute(int in_size, float in0, float in1, int out_s
     double* k = c->weights.data() + size_t(xx) * ksize;
     double ww = 0.0;
     for (int x = 0; x < xmax; ++x) {
-      const double w = filter_kernel(filter, (x + xmin - center + 0.5) * ss);
+      const double arg = (x + xmin - center + 0.5) * ss;
+      const double w = torch ? torch_filter_kernel(filter, arg) : filter_kernel(filter, arg);
       k[x] = w;
       ww += w;
     }
     if (ww != 0.0)
       for (int x = 0; x < xmax; ++x) k[x] /= ww;
+    c->normalized[xx] = ww != 0.0;
     c->start[xx] = xmin;
     c->count[xx] = xmax < 0 ? 0 : xmax;
     if (c->count[xx] > c->max_count) c->max_count = c->count[xx];
   }
   // Fixed point for the 8-bit passes; rows padded with zero taps so vector kernels can read
   // whole groups of 8 past the last real tap.
+  c->precision = kPrecisionBits;
+  if (torch) {
+    // torch: the most fractional bits (below 22) that keep the largest weight inside int16.
+    double wt_max = 0.0;
+    for (int xx = 0; xx < out_size; ++xx)
+      if (c->normalized[xx])
+        for (int x = 0; x < c->count[xx]; ++x) wt_max = std::max(wt_max, c->weight_row(xx)[x]);
+    int p = 0;
+    for (p = 0; p < 22; ++p) {
+      const int next = int(0.5 + wt_max * double(1 << (p + 1)));
+      if (next >= (1 << 15)) break;
+    }
+    c->precision = p;
+  }
   c->fixed_stride = (c->max_count + 7) / 8 * 8 + 8;
   c->fixed.assign(size_t(out_size) * c->fixed_stride, 0);
   for (int xx = 0; xx < out_size; ++xx) {
     const double* k = c->weight_row(xx);
     int32_t* f = c->fixed.data() + size_t(xx) * c->fixed_stride;
     for (int x = 0; x < c->count[xx]; ++x) {
-      const double v = k[x] * (1 << kPrecisionBits);
-      f[x] = k[x] < 0 ? int32_t(-0.5 + v) : int32_t(0.5 + v);
+      const double v = k[x] * double(1 << c->precision);
+      const int32_t q = v < 0 ? int32_t(-0.5 + v) : int32_t(0.5 + v);
+      f[x] = torch ? int16_t(q) : q;  // torch stores int16
     }
   }
   return c;
 }
 
-// Key: sizes, the box edges' bit patterns and the filter.
-using Key = std::tuple<int, uint32_t, uint32_t, int, int>;
+// Key: sizes, the box edges' bit patterns, the filter and the flavour.
+using Key = std::tuple<int, uint32_t, uint32_t, int, int, int>;
 
 uint32_t float_bits(float f) {
   uint32_t b;
@@ -140,6 +175,12 @@ double filter_kernel(Filter filter, double x) {
   return 0.0;
 }
 
+double torch_filter_kernel(Filter filter, double x) {
+  if (filter == Filter::kBicubic) return torch_cubic(x);
+  // torch's linear kernel is Pillow's: 1 - |x| inside (-1, 1).
+  return bilinear_kernel(x);
+}
+
 double filter_support(Filter filter) {
   switch (filter) {
     case Filter::kBox: return 0.5;
@@ -153,20 +194,20 @@ double filter_support(Filter filter) {
 }
 
 std::shared_ptr<const AxisCoeffs> axis_coeffs(int in_size, float in0, float in1, int out_size,
-                                              Filter filter) {
+                                              Filter filter, WeightsFlavor flavor) {
   // Preprocessing a collection resizes the same few size pairs over and over (every 640x480
   // photo to 298x224, ...): the tables are computed once and shared. The cache is bounded; when
   // full it starts over, which costs one recomputation per live pair.
   static std::mutex mu;
   static std::map<Key, std::shared_ptr<const AxisCoeffs>> cache;
   constexpr size_t kMaxEntries = 512;
-  const Key key{in_size, float_bits(in0), float_bits(in1), out_size, int(filter)};
+  const Key key{in_size, float_bits(in0), float_bits(in1), out_size, int(filter), int(flavor)};
   {
     std::lock_guard<std::mutex> lk(mu);
     auto it = cache.find(key);
     if (it != cache.end()) return it->second;
   }
-  std::shared_ptr<const AxisCoeffs> c = compute(in_size, in0, in1, out_size, filter);
+  std::shared_ptr<const AxisCoeffs> c = compute(in_size, in0, in1, out_size, filter, flavor);
   std::lock_guard<std::mutex> lk(mu);
   if (cache.size() >= kMaxEntries) cache.clear();
   cache.emplace(key, c);

@@ -18,10 +18,11 @@ namespace {
 
 std::atomic<bool> g_force_scalar{false};
 
-constexpr int32_t kBias = 1 << (kPrecisionBits - 1);
+// The rounding bias of a sum of weights with `precision` fractional bits (Pillow: 2^21).
+inline int32_t bias_of(const AxisCoeffs& c) { return int32_t(1) << (c.precision - 1); }
 
-inline uint8_t clip8(int32_t acc) {
-  const int32_t v = acc >> kPrecisionBits;  // arithmetic shift, as Pillow's (int >> n)
+inline uint8_t clip8(int32_t acc, int precision) {
+  const int32_t v = acc >> precision;  // arithmetic shift, as Pillow's (int >> n)
   return uint8_t(v < 0 ? 0 : v > 255 ? 255 : v);
 }
 
@@ -36,10 +37,10 @@ void h_scalar(const uint8_t* src, size_t src_stride, int rows, const AxisCoeffs&
       const uint8_t* p = in + size_t(c.start[xx]) * C;
       const int n = c.count[xx];
       int32_t acc[C];
-      for (int ch = 0; ch < C; ++ch) acc[ch] = kBias;
+      for (int ch = 0; ch < C; ++ch) acc[ch] = bias_of(c);
       for (int t = 0; t < n; ++t)
         for (int ch = 0; ch < C; ++ch) acc[ch] += int32_t(p[t * C + ch]) * k[t];
-      for (int ch = 0; ch < C; ++ch) out[(xx - first) * C + ch] = clip8(acc[ch]);
+      for (int ch = 0; ch < C; ++ch) out[(xx - first) * C + ch] = clip8(acc[ch], c.precision);
     }
   }
 }
@@ -52,9 +53,9 @@ void v_scalar(const uint8_t* src, size_t src_stride, int row_offset, int row_val
     const int n = c.count[yy];
     uint8_t* out = dst + size_t(yy - first) * dst_stride;
     for (int x = 0; x < row_values; ++x) {
-      int32_t acc = kBias;
+      int32_t acc = bias_of(c);
       for (int t = 0; t < n; ++t) acc += int32_t(base[size_t(t) * src_stride + x]) * k[t];
-      out[x] = clip8(acc);
+      out[x] = clip8(acc, c.precision);
     }
   }
 }
@@ -93,11 +94,11 @@ inline __m256i load_weights(const int32_t* k) {
 // Sums the lanes of one channel, adds nothing more (the bias sits in the initial accumulator),
 // shifts, clips and stores C bytes.
 template <int C>
-inline void store_pixel(__m256i acc, uint8_t* out) {
+inline void store_pixel(__m256i acc, __m128i shift, uint8_t* out) {
   __m128i s = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
   if constexpr (C <= 2) s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
   if constexpr (C == 1) s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 1));
-  s = _mm_srai_epi32(s, kPrecisionBits);
+  s = _mm_sra_epi32(s, shift);
   s = _mm_packs_epi32(s, s);   // saturating: values are within +-640 here
   s = _mm_packus_epi16(s, s);  // clamps to 0..255
   const uint32_t v = uint32_t(_mm_cvtsi128_si32(s));
@@ -105,10 +106,10 @@ inline void store_pixel(__m256i acc, uint8_t* out) {
 }
 
 template <int C>
-inline __m256i initial_acc() {
-  if constexpr (C == 1) return _mm256_setr_epi32(kBias, 0, 0, 0, 0, 0, 0, 0);
-  if constexpr (C == 2) return _mm256_setr_epi32(kBias, kBias, 0, 0, 0, 0, 0, 0);
-  return _mm256_setr_epi32(kBias, kBias, kBias, kBias, 0, 0, 0, 0);
+inline __m256i initial_acc(int32_t b) {
+  if constexpr (C == 1) return _mm256_setr_epi32(b, 0, 0, 0, 0, 0, 0, 0);
+  if constexpr (C == 2) return _mm256_setr_epi32(b, b, 0, 0, 0, 0, 0, 0);
+  return _mm256_setr_epi32(b, b, b, b, 0, 0, 0, 0);
 }
 
 template <int C>
@@ -136,6 +137,8 @@ void h_avx2(const uint8_t* src, size_t src_stride, int rows, const AxisCoeffs& c
     }
   std::vector<uint8_t> tail(size_t(std::max(tail_len, 1)), 0);
   const int tail_copy = in_bytes - tail_start * C;
+  const __m256i init = initial_acc<C>(bias_of(c));
+  const __m128i shift = _mm_cvtsi32_si128(c.precision);
 
   for (int y = 0; y < rows; ++y) {
     const uint8_t* in = src + size_t(y) * src_stride;
@@ -146,19 +149,20 @@ void h_avx2(const uint8_t* src, size_t src_stride, int rows, const AxisCoeffs& c
       const uint8_t* p = unsafe[xx] ? tail.data() + size_t(c.start[xx] - tail_start) * C
                                     : in + size_t(c.start[xx]) * C;
       const int n = c.count[xx];
-      __m256i acc = initial_acc<C>();
+      __m256i acc = init;
       for (int t = 0; t < n; t += P) {
         const __m256i px = load_pixels<C>(p + size_t(t) * C);
         acc = _mm256_add_epi32(acc, _mm256_mullo_epi32(px, load_weights<C>(k + t)));
       }
-      store_pixel<C>(acc, out + size_t(xx - first) * C);
+      store_pixel<C>(acc, shift, out + size_t(xx - first) * C);
     }
   }
 }
 
 // 32 output samples of the vertical pass: 4 accumulators of 8 lanes.
-inline void v_block32(const uint8_t* base, size_t stride, const int32_t* k, int n, uint8_t* out) {
-  __m256i a0 = _mm256_set1_epi32(kBias), a1 = a0, a2 = a0, a3 = a0;
+inline void v_block32(const uint8_t* base, size_t stride, const int32_t* k, int n, int32_t bias,
+                      __m128i shift, uint8_t* out) {
+  __m256i a0 = _mm256_set1_epi32(bias), a1 = a0, a2 = a0, a3 = a0;
   for (int t = 0; t < n; ++t) {
     const __m256i w = _mm256_set1_epi32(k[t]);
     const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(base + size_t(t) * stride));
@@ -168,10 +172,10 @@ inline void v_block32(const uint8_t* base, size_t stride, const int32_t* k, int 
     a2 = _mm256_add_epi32(a2, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(hi), w));
     a3 = _mm256_add_epi32(a3, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(_mm_srli_si128(hi, 8)), w));
   }
-  a0 = _mm256_srai_epi32(a0, kPrecisionBits);
-  a1 = _mm256_srai_epi32(a1, kPrecisionBits);
-  a2 = _mm256_srai_epi32(a2, kPrecisionBits);
-  a3 = _mm256_srai_epi32(a3, kPrecisionBits);
+  a0 = _mm256_sra_epi32(a0, shift);
+  a1 = _mm256_sra_epi32(a1, shift);
+  a2 = _mm256_sra_epi32(a2, shift);
+  a3 = _mm256_sra_epi32(a3, shift);
   // The packs work within 128-bit halves; the final permute puts the 4-byte groups in order.
   const __m256i p = _mm256_packus_epi16(_mm256_packs_epi32(a0, a1), _mm256_packs_epi32(a2, a3));
   const __m256i r = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
@@ -184,18 +188,20 @@ void v_avx2(const uint8_t* src, size_t src_stride, int row_offset, int row_value
     v_scalar(src, src_stride, row_offset, row_values, c, first, count, dst, dst_stride);
     return;
   }
+  const int32_t bias = bias_of(c);
+  const __m128i shift = _mm_cvtsi32_si128(c.precision);
   for (int yy = first; yy < first + count; ++yy) {
     const int32_t* k = c.fixed_row(yy);
     const uint8_t* base = src + size_t(c.start[yy] - row_offset) * src_stride;
     const int n = c.count[yy];
     uint8_t* out = dst + size_t(yy - first) * dst_stride;
     int x = 0;
-    for (; x + 32 <= row_values; x += 32) v_block32(base + x, src_stride, k, n, out + x);
+    for (; x + 32 <= row_values; x += 32) v_block32(base + x, src_stride, k, n, bias, shift, out + x);
     // The last partial block is redone as the final 32 samples of the row (outputs depend only
     // on inputs, so recomputing the overlap writes the same values).
     if (x < row_values) {
       x = row_values - 32;
-      v_block32(base + x, src_stride, k, n, out + x);
+      v_block32(base + x, src_stride, k, n, bias, shift, out + x);
     }
   }
 }
