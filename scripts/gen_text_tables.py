@@ -115,6 +115,19 @@ def gen_unicode():
     digit = ranges(lambda c: re.match(r"\d", chr(c)) is not None)
     space = ranges(lambda c: chr(c).isspace())
 
+    # Characters NFC may change or reorder: a non-zero combining class, NFC_Quick_Check=No (they
+    # do not survive NFC on their own) or Maybe (the second half of a primary composite, Hangul
+    # vowel and trailing jamo included). Text without any of them is already NFC.
+    second = set(range(0x1161, 0x1176)) | set(range(0x11A8, 0x11C3))
+    for c in ALL:
+        d = unicodedata.decomposition(chr(c))
+        if d and not d.startswith("<"):
+            parts = [int(x, 16) for x in d.split()]
+            if len(parts) == 2 and unicodedata.normalize("NFC", chr(parts[0]) + chr(parts[1])) == chr(c):
+                second.add(parts[1])
+    nfc_unstable = ranges(lambda c: unicodedata.combining(chr(c)) != 0 or c in second
+                          or unicodedata.normalize("NFC", chr(c)) != chr(c))
+
     out = [HEADER, '#include "text/unicode_props.h"\n', "namespace clipkit::text::unicode {\n"]
     out.append("// Every code point whose str.lower() differs from itself, except U+03A3 (context).")
     out.append("// {cp, first, second or 0}, sorted by cp.")
@@ -139,6 +152,8 @@ def gen_unicode():
     out.append(emit_ranges("kDigitRanges", digit) + "\n")
     out.append("// Python str.isspace() (also re's \\s and str.strip()).")
     out.append(emit_ranges("kPySpaceRanges", space) + "\n")
+    out.append("// Not (combining class 0 and NFC_Quick_Check=Yes): what NFC may touch.")
+    out.append(emit_ranges("kNfcUnstableRanges", nfc_unstable) + "\n")
     out.append("}  // namespace clipkit::text::unicode\n")
     write("src/text/unicode_data.cpp", "\n".join(out))
 

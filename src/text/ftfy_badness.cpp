@@ -13,17 +13,25 @@
 
 namespace clipkit::text::ftfy {
 
-std::uint32_t char_classes(char32_t c) {
-  // Every classified character but four lies below U+2600.
-  constexpr char32_t kDense = 0x2600;
-  static const std::array<std::uint32_t, kDense>& dense = *[] {
-    static std::array<std::uint32_t, kDense> t{};
+namespace {
+
+// Every classified character but four lies below U+2600; those get a dense table. (kClassEntries
+// is constant-initialised, so it is complete before this table is built at start-up.)
+constexpr char32_t kDense = 0x2600;
+struct DenseClasses {
+  std::array<std::uint32_t, kDense> bits{};
+  DenseClasses() {
     for (std::size_t i = 0; i < kClassEntries_size; ++i) {
-      if (kClassEntries[i].cp < kDense) t[kClassEntries[i].cp] = kClassEntries[i].bits;
+      if (kClassEntries[i].cp < kDense) bits[kClassEntries[i].cp] = kClassEntries[i].bits;
     }
-    return &t;
-  }();
-  if (c < kDense) return dense[c];
+  }
+};
+const DenseClasses kDenseClasses;
+
+}  // namespace
+
+std::uint32_t char_classes(char32_t c) {
+  if (c < kDense) return kDenseClasses.bits[c];
   if (c != 0xF8FF && c != 0xFB01 && c != 0xFB02 && c != 0xFFFD) return 0;
   const ClassEntry* end = kClassEntries + kClassEntries_size;
   const ClassEntry* it = std::lower_bound(kClassEntries, end, c,
@@ -71,17 +79,33 @@ bool ascii_start(char32_t c, std::uint32_t b1, std::uint32_t b2, char32_t c1, ch
 }  // namespace
 
 bool is_bad(const char32_t* t, std::size_t n) {
+  // Only the mojibake categories matter here, not the UTF-8 detector's classes.
+  constexpr std::uint32_t kMask = COMMON | C1 | BAD | LAW | CUR | SP | EP | NUM | KAO | UA | LA | UC |
+                                  LC | BOX;
   auto at = [&](std::size_t k) { return k < n ? t[k] : kNone; };
-  auto cls = [&](std::size_t k) { return k < n ? char_classes(t[k]) : 0u; };
+  auto cls = [&](std::size_t k) { return k < n ? (char_classes(t[k]) & kMask) : 0u; };
   for (std::size_t i = 0; i < n; ++i) {
     const char32_t c = t[i];
-    const std::uint32_t b = char_classes(c);
+    const char32_t c1 = at(i + 1);
+    if (c < 0x80) {
+      // ASCII starts only alternatives 3, 8, 13, 32 and 34, and all of them but 32 (through its
+      // \s) need a non-ASCII second character.
+      if (c1 < 0x80) {
+        if (ascii_lower(c) && unicode::is_py_space(c1) && (at(i + 2) == 0xC3 || at(i + 2) == 0xC2) &&
+            at(i + 3) == ' ') {
+          return true;
+        }
+        continue;
+      }
+      if (c1 == kNone) continue;
+    }
+    const std::uint32_t b = char_classes(c) & kMask;
     const bool space = unicode::is_py_space(c);
     const bool ascii_head =
         c < 0x80 && (ascii_letter(c) || c == '.' || c == ',' || c == '?' || c == '!');
     // Every alternative starts with a classified character, an ASCII head or \s.
     if (b == 0 && !ascii_head && !space) continue;
-    const char32_t c1 = at(i + 1), c2 = at(i + 2), c3 = at(i + 3);
+    const char32_t c2 = at(i + 2), c3 = at(i + 3);
     const std::uint32_t b1 = cls(i + 1), b2 = cls(i + 2);
 
     if (ascii_head && ascii_start(c, b1, b2, c1, c2, c3)) return true;

@@ -86,9 +86,10 @@ std::u32string decode_inconsistent_utf8(const std::u32string& text) {
   return out;
 }
 
-// One round of fix_encoding (ftfy's _fix_encoding_one_step_and_explain).
-std::u32string fix_encoding_one_step(const std::u32string& text) {
-  if (text.empty()) return text;
+// One round of fix_encoding (ftfy's _fix_encoding_one_step_and_explain). Returns false when the
+// round returns the text as it is; otherwise the result is in `fixed`.
+bool fix_encoding_one_step(const std::u32string& text, std::u32string& fixed) {
+  if (text.empty()) return false;
   bool ascii = true;
   for (char32_t c : text) {
     if (c >= 0x80) {
@@ -96,13 +97,12 @@ std::u32string fix_encoding_one_step(const std::u32string& text) {
       break;
     }
   }
-  if (ascii || !is_bad(text.data(), text.size())) return text;
+  if (ascii || !is_bad(text.data(), text.size())) return false;
 
   // Suppose the text was UTF-8 that was decoded with a single-byte codec: encode it back and
   // decode it as UTF-8, trying the codecs in ftfy's order.
   std::array<bool, kNumCharmaps> possible{};
   std::string bytes;
-  std::u32string fixed;
   for (int m = 0; m < kNumCharmaps; ++m) {
     possible[m] = possible_encoding(text, m);
     if (!possible[m]) continue;
@@ -113,13 +113,13 @@ std::u32string fix_encoding_one_step(const std::u32string& text) {
     const bool variants = bytes.find('\xED') != std::string::npos ||
                           bytes.find('\xC0') != std::string::npos;
     const bool ok = variants ? decode_utf8_variants(bytes, fixed) : decode_utf8_strict(bytes, fixed);
-    if (ok) return fixed;
+    if (ok) return true;
   }
 
   // Mojibake embedded in otherwise consistent text.
   if (utf8_detector_search(text)) {
     fixed = decode_inconsistent_utf8(text);
-    if (fixed != text) return fixed;
+    if (fixed != text) return true;
   }
 
   // Latin-1 meant as Windows-1252. (ftfy also means to leave text alone when it fits
@@ -140,15 +140,15 @@ std::u32string fix_encoding_one_step(const std::u32string& text) {
         fixed.push_back(c);
       }
     }
-    if (ok && fixed != text) return fixed;
+    if (ok && fixed != text) return true;
   }
 
   if (has_c1(text)) {
     fixed = text;
     fix_c1_controls(fixed);
-    return fixed;
+    return true;
   }
-  return text;
+  return false;
 }
 
 }  // namespace
@@ -160,9 +160,9 @@ void fix_c1_controls(std::u32string& text) {
 }
 
 std::u32string fix_encoding(std::u32string text) {
+  std::u32string next;
   for (int round = 0; round < kMaxRounds; ++round) {
-    std::u32string next = fix_encoding_one_step(text);
-    if (next == text) break;
+    if (!fix_encoding_one_step(text, next) || next == text) break;
     text.swap(next);
   }
   return text;

@@ -12,9 +12,11 @@
 #include <string_view>
 
 #include "text/clean.h"
+#include "text/ftfy_badness.h"
 #include "text/ftfy_encoding.h"
 #include "text/ftfy_fixes.h"
 #include "text/unicode_nfc.h"
+#include "text/unicode_props.h"
 #include "text/unicode_utf8.h"
 
 namespace clipkit::text {
@@ -25,7 +27,28 @@ constexpr std::size_t kMaxDecodeLength = 1000000;
 // guarantees termination on input crafted to cycle.
 constexpr int kMaxRounds = 32;
 
+// True when a round of fix_segment would leave text as it is, so the loop can be skipped: no
+// character any fixer rewrites, nothing NFC touches, and no mojibake by the badness heuristic
+// (without which fix_encoding returns its input).
+bool settled(const std::u32string& text, bool unescape) {
+  bool ascii = true;
+  for (char32_t c : text) {
+    if (c < 0x80) {
+      if (c >= 0x20 && c < 0x7F) {
+        if (c == '&' && unescape) return false;
+      } else if (c != '\t' && c != '\n' && c != '\f') {
+        return false;  // \r, ESC, other controls, DEL
+      }
+      continue;
+    }
+    ascii = false;
+    if (c <= 0x9F || ftfy::fixer_rewrites(c) || unicode::is_nfc_unstable(c)) return false;
+  }
+  return ascii || !ftfy::is_bad(text.data(), text.size());
+}
+
 std::u32string fix_segment(std::u32string text, bool unescape) {
+  if (settled(text, unescape)) return text;
   for (int round = 0; round < kMaxRounds; ++round) {
     const std::u32string orig = text;
     if (unescape) ftfy::unescape_html(text);

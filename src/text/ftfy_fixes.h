@@ -22,4 +22,15 @@ void remove_terminal_escapes(std::u32string& text);
 // U+FFF9-U+FFFC.
 void remove_control_chars(std::u32string& text);
 
+// True when one of the fixers above rewrites character c wherever it stands. The others react
+// only to characters below U+00A0 ('&', '\r', ESC, C0 and C1 controls, DEL).
+inline bool fixer_rewrites(char32_t c) {
+  if (c < 0x132) return false;
+  if (c <= 0x1F3) return c <= 0x133 || c == 0x149 || (c >= 0x1C4 && c <= 0x1CC) || c >= 0x1F1;
+  if (c < 0x2018) return c == 0x2BC;
+  if (c <= 0x206F) return c <= 0x201F || c == 0x2028 || c == 0x2029 || c >= 0x206A;
+  if (c < 0xFB00) return c == 0x3000;
+  return c <= 0xFB06 || c == 0xFEFF || (c >= 0xFF01 && c <= 0xFFEF) || (c >= 0xFFF9 && c <= 0xFFFC);
+}
+
 }  // namespace clipkit::text::ftfy

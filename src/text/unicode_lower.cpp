@@ -10,23 +10,50 @@
 namespace clipkit::text {
 namespace {
 
-// CPython's handle_capital_sigma: U+03A3 lower-cases to final U+03C2 when a cased letter precedes
-// it and none follows, skipping case-ignorable characters (apostrophes, marks, ...) both ways.
-char32_t lower_sigma(const std::u32string& s, std::size_t i) {
-  std::size_t j = i;
+// The code point starting at s[i] and its length (an ill-formed byte reads as one U+FFFD).
+char32_t next_cp(std::string_view s, std::size_t i, std::size_t& len) {
+  char32_t cp = 0;
+  const int n = unicode::decode_one(s, i, cp);
+  len = n > 0 ? static_cast<std::size_t>(n) : 1;
+  return n > 0 ? cp : 0xFFFD;
+}
+
+// The code point ending just before s[end] and where it starts.
+char32_t prev_cp(std::string_view s, std::size_t end, std::size_t& start) {
+  start = end - 1;
+  while (start > 0 && end - start < 4 && (static_cast<unsigned char>(s[start]) & 0xC0) == 0x80) {
+    --start;
+  }
+  std::size_t len = 0;
+  const char32_t cp = next_cp(s, start, len);
+  if (start + len == end) return cp;
+  start = end - 1;
+  return 0xFFFD;
+}
+
+// CPython's handle_capital_sigma for the U+03A3 at s[pos, pos + 2): final U+03C2 when a cased
+// letter precedes it and none follows, skipping case-ignorable characters (apostrophes, marks,
+// ...) both ways.
+char32_t lower_sigma(std::string_view s, std::size_t pos) {
   bool final_sigma = false;
+  std::size_t j = pos;
   while (j > 0) {
-    const char32_t c = s[j - 1];
+    std::size_t start = 0;
+    const char32_t c = prev_cp(s, j, start);
     if (!unicode::is_case_ignorable(c)) {
       final_sigma = unicode::is_cased(c);
       break;
     }
-    --j;
+    j = start;
   }
   if (final_sigma) {
-    std::size_t k = i + 1;
-    while (k < s.size() && unicode::is_case_ignorable(s[k])) ++k;
-    final_sigma = k == s.size() || !unicode::is_cased(s[k]);
+    std::size_t k = pos + 2;
+    while (k < s.size()) {
+      std::size_t len = 0;
+      const char32_t c = next_cp(s, k, len);
+      if (!unicode::is_case_ignorable(c)) return unicode::is_cased(c) ? 0x3C3 : 0x3C2;
+      k += len;
+    }
   }
   return final_sigma ? 0x3C2 : 0x3C3;
 }
@@ -34,29 +61,25 @@ char32_t lower_sigma(const std::u32string& s, std::size_t i) {
 }  // namespace
 
 std::string python_lower(std::string_view text) {
-  std::string out(text);
-  std::size_t i = 0;
-  for (; i < out.size(); ++i) {
-    const auto b = static_cast<unsigned char>(out[i]);
-    if (b >= 0x80) break;
-    if (b >= 'A' && b <= 'Z') out[i] = static_cast<char>(b + 32);
-  }
-  if (i == out.size()) return out;
-
-  // Some non-ASCII text: work on code points, since sigma looks at its neighbours. The ASCII
-  // prefix [0, i) is already lower-cased in `out` and is i code points long.
-  std::u32string cps;
-  unicode::decode_utf8(text, cps);
-  out.resize(i);
+  std::string out;
+  out.reserve(text.size() + text.size() / 8);
   char32_t low[2];
-  for (std::size_t k = i; k < cps.size(); ++k) {
-    const char32_t c = cps[k];
-    if (c == 0x3A3) {
-      unicode::append_utf8(out, lower_sigma(cps, k));
+  for (std::size_t i = 0; i < text.size();) {
+    const auto b = static_cast<unsigned char>(text[i]);
+    if (b < 0x80) {
+      out.push_back(static_cast<char>(b >= 'A' && b <= 'Z' ? b + 32 : b));
+      ++i;
       continue;
     }
-    const int n = unicode::lower_code_point(c, low);
-    for (int m = 0; m < n; ++m) unicode::append_utf8(out, low[m]);
+    std::size_t len = 0;
+    const char32_t c = next_cp(text, i, len);
+    if (c == 0x3A3) {
+      unicode::append_utf8(out, lower_sigma(text, i));
+    } else {
+      const int n = unicode::lower_code_point(c, low);
+      for (int m = 0; m < n; ++m) unicode::append_utf8(out, low[m]);
+    }
+    i += len;
   }
   return out;
 }

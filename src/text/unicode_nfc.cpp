@@ -7,10 +7,12 @@
 // normalising the pieces between them separately gives Python's result exactly.
 #include <utf8proc.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
 #include "text/unicode_nfc.h"
+#include "text/unicode_props.h"
 
 namespace clipkit::text::unicode {
 namespace {
@@ -59,15 +61,8 @@ void nfc_piece(const std::u32string& s, std::size_t begin, std::size_t end, std:
 }  // namespace
 
 void nfc_inplace(std::u32string& s) {
-  // Nothing below U+0300 decomposes, composes or has a combining class.
-  bool trivial = true;
-  for (char32_t c : s) {
-    if (c >= 0x300) {
-      trivial = false;
-      break;
-    }
-  }
-  if (trivial) return;
+  // The quick check: text without any NFC-unstable character is already normalised.
+  if (std::none_of(s.begin(), s.end(), is_nfc_unstable)) return;
 
   thread_local std::vector<utf8proc_int32_t> buf;
   std::u32string out;

@@ -12,9 +12,27 @@ bool in_ranges(const CodepointRange* ranges, std::size_t n, char32_t c) {
   return it != end && it->lo <= c;
 }
 
+namespace {
+
+// Single-code-point lower-casings below U+0590 (Latin, Greek, Cyrillic, Armenian) in a direct
+// table, the common non-ASCII case; 0 marks "not single" (U+0130 is the one expansion there).
+constexpr char32_t kDenseLower = 0x590;
+struct DenseLower {
+  char32_t to[kDenseLower];
+  DenseLower() {
+    for (char32_t c = 0; c < kDenseLower; ++c) to[c] = c;
+    for (std::size_t i = 0; i < kLowerMap_size && kLowerMap[i].cp < kDenseLower; ++i) {
+      to[kLowerMap[i].cp] = kLowerMap[i].second == 0 ? kLowerMap[i].first : 0;
+    }
+  }
+};
+const DenseLower kDenseLowerTable;
+
+}  // namespace
+
 int lower_code_point(char32_t c, char32_t out[2]) {
-  if (c < 0x80) {
-    out[0] = (c >= 'A' && c <= 'Z') ? c + 32 : c;
+  if (c < kDenseLower && kDenseLowerTable.to[c] != 0) {
+    out[0] = kDenseLowerTable.to[c];
     return 1;
   }
   const LowerEntry* end = kLowerMap + kLowerMap_size;

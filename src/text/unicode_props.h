@@ -29,6 +29,8 @@ extern const CodepointRange kDigitRanges[];
 extern const std::size_t kDigitRanges_size;
 extern const CodepointRange kPySpaceRanges[];
 extern const std::size_t kPySpaceRanges_size;
+extern const CodepointRange kNfcUnstableRanges[];
+extern const std::size_t kNfcUnstableRanges_size;
 
 // True when c lies in one of the sorted, disjoint ranges.
 bool in_ranges(const CodepointRange* ranges, std::size_t n, char32_t c);
@@ -65,6 +67,12 @@ inline bool is_digit(char32_t c) {
 inline bool is_cased(char32_t c) { return in_ranges(kCasedRanges, kCasedRanges_size, c); }
 inline bool is_case_ignorable(char32_t c) {
   return in_ranges(kCaseIgnorableRanges, kCaseIgnorableRanges_size, c);
+}
+
+// False when c has combining class 0 and NFC_Quick_Check=Yes: text made only of such characters
+// is unchanged by NFC. Nothing below U+0300 qualifies.
+inline bool is_nfc_unstable(char32_t c) {
+  return c >= 0x300 && in_ranges(kNfcUnstableRanges, kNfcUnstableRanges_size, c);
 }
 
 // str.lower() of one code point other than U+03A3: writes 1 or 2 code points to out, returns

@@ -38,25 +38,28 @@ int decode_one(std::string_view s, std::size_t i, char32_t& cp) {
 }
 
 void decode_utf8(std::string_view s, std::u32string& out) {
-  out.reserve(out.size() + s.size());
+  // Sized for the worst case (one code point per byte), written through a pointer, trimmed.
+  const std::size_t base = out.size();
+  out.resize(base + s.size());
+  char32_t* w = out.data() + base;
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   std::size_t i = 0;
   while (i < s.size()) {
-    const auto b = static_cast<unsigned char>(s[i]);
-    if (b < 0x80) {
-      out.push_back(b);
-      ++i;
+    if (p[i] < 0x80) {
+      *w++ = p[i++];
       continue;
     }
     char32_t cp = 0;
     const int len = decode_one(s, i, cp);
     if (len == 0) {
-      out.push_back(0xFFFD);
+      *w++ = 0xFFFD;
       ++i;
     } else {
-      out.push_back(cp);
+      *w++ = cp;
       i += static_cast<std::size_t>(len);
     }
   }
+  out.resize(static_cast<std::size_t>(w - out.data()));
 }
 
 void append_utf8(std::string& out, std::u32string_view s) {
