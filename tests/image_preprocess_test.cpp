@@ -9,12 +9,14 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "core/error.h"
+#include "image/batch.h"
 #include "image/decode.h"
 #include "image/preprocess.h"
 #include "io/safetensors.h"
@@ -247,4 +249,70 @@ TEST(PreprocessGeometry, RejectsEmptyImagesAndBadSizes) {
   EXPECT_THROW(ci::plan_preprocess(10, 10, o), clipkit::Error);
   EXPECT_THROW(ci::preprocess_file(kData + "/images/does_not_exist.png", ci::PreprocessOptions{}),
                clipkit::Error);
+}
+
+// Batch loading: the rows equal the single-image results (and so the fixture), in input order;
+// bad files are named, and either fail the batch or are skipped.
+TEST(PreprocessBatch, LoadsFixtureImagesInParallelAndReportsBadFiles) {
+  auto ref = clipkit::io::SafetensorsFile::open(kData + "/preprocess/pixels.safetensors");
+  std::vector<std::string> paths, keys;
+  for (const auto& key : ref.names()) {
+    std::string file;
+    int size;
+    split_key(key, &file, &size);
+    if (size != 224) continue;
+    paths.push_back(kData + "/images/" + file);
+    keys.push_back(key);
+  }
+  ASSERT_EQ(paths.size(), 12u);
+  ci::BatchOptions bo;
+  bo.keep_uint8 = true;
+  const ci::Batch b = ci::load_batch(paths, bo);
+  ASSERT_EQ(b.pixels.dim(0), 12);
+  EXPECT_TRUE(b.failures.empty());
+  for (size_t i = 0; i < paths.size(); ++i) {
+    const Tensor& want = ref.get(keys[i]);
+    EXPECT_EQ(std::memcmp(b.pixels.data<float>() + i * 3 * 224 * 224, want.data<float>(),
+                          want.nbytes()),
+              0)
+        << keys[i];
+    const ci::Preprocessed one = ci::preprocess_file(paths[i], bo.preprocess);
+    EXPECT_EQ(std::memcmp(b.uint8.data<uint8_t>() + i * 3 * 224 * 224, one.crop.pixels.data(),
+                          one.crop.pixels.size()),
+              0)
+        << keys[i];
+  }
+
+  // A missing file and a file that is not an image, among good ones.
+  const std::string junk = testing::TempDir() + "/imgprep_not_an_image.jpg";
+  {
+    std::ofstream f(junk, std::ios::binary);
+    f << "this is not a JPEG";
+  }
+  const std::string missing = kData + "/images/no_such_image.png";
+  std::vector<std::string> mixed = {paths[0], missing, paths[1], junk, paths[2]};
+  try {
+    ci::load_batch(mixed, ci::BatchOptions{});
+    FAIL() << "bad files accepted";
+  } catch (const clipkit::Error& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("2 of 5"), std::string::npos) << m;
+    EXPECT_NE(m.find("no_such_image.png"), std::string::npos) << m;
+    EXPECT_NE(m.find("imgprep_not_an_image.jpg"), std::string::npos) << m;
+  }
+  ci::BatchOptions skip;
+  skip.skip_bad = true;
+  std::vector<std::string> skipped;
+  skip.on_skip = [&](const ci::BatchFailure& f) { skipped.push_back(f.path); };
+  const ci::Batch s = ci::load_batch(mixed, skip);
+  ASSERT_EQ(s.pixels.dim(0), 3);
+  EXPECT_EQ(s.indices, (std::vector<size_t>{0, 2, 4}));
+  EXPECT_EQ(skipped, (std::vector<std::string>{missing, junk}));
+  for (int r = 0; r < 3; ++r)
+    EXPECT_EQ(std::memcmp(s.pixels.data<float>() + size_t(r) * 3 * 224 * 224,
+                          b.pixels.data<float>() + size_t(r) * 3 * 224 * 224,
+                          sizeof(float) * 3 * 224 * 224),
+              0)
+        << r;
+  EXPECT_EQ(ci::load_batch({}, ci::BatchOptions{}).pixels.dim(0), 0);
 }
