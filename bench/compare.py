@@ -36,6 +36,7 @@ import os
 import platform
 import re
 import shlex
+import signal
 import statistics
 import subprocess
 import sys
@@ -88,18 +89,30 @@ def run_measured(cmd: List[str], env: Dict[str, str], timeout_s: float) -> RunRe
     with tempfile.TemporaryFile() as fo, tempfile.TemporaryFile() as fe:
         t0 = time.perf_counter()
         p = subprocess.Popen(cmd, env=env, stdout=fo, stderr=fe)
-        timer = threading.Timer(timeout_s, p.kill)
+        timed_out = threading.Event()
+
+        def on_timeout():
+            timed_out.set()
+            p.kill()
+
+        timer = threading.Timer(timeout_s, on_timeout)
         timer.start()
         try:
             _, status, ru = os.wait4(p.pid, 0)
+        except BaseException:  # interrupted or terminated: take the child down with us
+            p.kill()
+            p.wait()
+            raise
         finally:
             timer.cancel()
         p.returncode = os.waitstatus_to_exitcode(status)  # wait4 reaped it; tell Popen
         wall = time.perf_counter() - t0
         fo.seek(0)
         fe.seek(0)
-        return RunResult(p.returncode, fo.read().decode(errors="replace"), fe.read().decode(errors="replace"),
-                         ru.ru_maxrss, wall)
+        err = fe.read().decode(errors="replace")
+        if timed_out.is_set():
+            err += f"\nkilled after the --timeout of {timeout_s:.0f} s"
+        return RunResult(p.returncode, fo.read().decode(errors="replace"), err, ru.ru_maxrss, wall)
 
 
 def cpu_flags() -> set:
@@ -303,6 +316,9 @@ class Bench:
 
     def print_table(self) -> None:
         rows = [self.HEAD] + [self.cells(r) for r in self.rows]
+        if self.a.torch_only:  # keep arch, task, batch and the torch columns
+            keep = [i for i, h in enumerate(self.HEAD) if i < 3 or h.startswith("torch ")]
+            rows = [[r[i] for i in keep] for r in rows]
         print("| " + " | ".join(rows[0]) + " |")
         print("|" + "|".join(" --- " for _ in rows[0]) + "|")
         for r in rows[1:]:
@@ -358,8 +374,9 @@ def run_compare(a: argparse.Namespace) -> int:
     info["loadavg_end"] = os.getloadavg()
     print()
     print(f"torch: {json.dumps(settings['torch_env'])}, torch.set_num_threads({tthreads}), inference_mode, "
-          f"attention {settings['torch_attention']}; clipkit --threads {a.threads}; medians over "
-          f"{a.rounds} interleaved rounds")
+          f"attention {settings['torch_attention']}"
+          + ("" if a.torch_only else f"; clipkit --threads {a.threads} {a.clipkit_args}".rstrip())
+          + f"; medians over {a.rounds} {'' if a.torch_only else 'interleaved '}rounds")
     b.print_table()
     notes = [f"{k}: {v}" for k, v in ARCH_NOTES.items() if k in a.arch_list]
     if notes:
@@ -469,6 +486,8 @@ def sweep_torch(a: argparse.Namespace) -> int:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    # SIGTERM unwinds like Ctrl-C, so that run_measured stops the benchmark process it waits for.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--clipkit", default=os.path.join(ROOT, "build", "release", "clipkit"),
                    help="the clipkit binary (default: build/release/clipkit)")
