@@ -26,6 +26,7 @@
 namespace {
 
 using clipkit::cpu::GemmLibrary;
+using clipkit::cpu::GemmThreading;
 
 std::vector<float> randn(size_t n, uint32_t seed) {
   std::mt19937 rng(seed);
@@ -36,8 +37,10 @@ std::vector<float> randn(size_t n, uint32_t seed) {
 }
 
 // y[M, N] = x[M, K] W^T with W [N, K].
-void BM_Gemm(benchmark::State& state, GemmLibrary lib, int64_t m, int64_t n, int64_t k) {
+void BM_Gemm(benchmark::State& state, GemmLibrary lib, GemmThreading threading, int64_t m,
+             int64_t n, int64_t k) {
   auto& be = clipkit::cpu::cpu_backend(lib);
+  clipkit::cpu::set_gemm_threading(threading);
   const auto x = randn(size_t(m * k), 1), w = randn(size_t(n * k), 2);
   std::vector<float> y(size_t(m * n));
   const clipkit::ops::Mat a = clipkit::ops::Mat::rows_of(x.data(), m, k, k);
@@ -50,7 +53,7 @@ void BM_Gemm(benchmark::State& state, GemmLibrary lib, int64_t m, int64_t n, int
   state.counters["GFLOP/s"] = benchmark::Counter(2.0 * double(m) * double(n) * double(k),
                                                  benchmark::Counter::kIsIterationInvariantRate,
                                                  benchmark::Counter::kIs1000);
-  state.SetLabel(clipkit::cpu::gemm_library_name(lib));
+  clipkit::cpu::set_gemm_threading(GemmThreading::kPool);
 }
 
 struct GemmShape {
@@ -67,14 +70,19 @@ const GemmShape kShapes[] = {
     {"vitl14_x1_fc2", 257, 1024, 4096},    {"peak_4096", 4096, 4096, 4096},
 };
 
+// Gemm/<shape>/<library>/<threading>: threading "pool" splits the product over ThreadPool::global()
+// with single-threaded library calls (the default), "library" lets the library thread one call.
+// Candidates of one shape are registered next to each other so they run close in time.
 void register_gemms() {
   for (const GemmShape& s : kShapes)
-    for (GemmLibrary lib : {GemmLibrary::kOneDnn, GemmLibrary::kOpenBlas}) {
-      const std::string name = std::string("Gemm/") + s.name + "/" + clipkit::cpu::gemm_library_name(lib);
-      auto* b = benchmark::RegisterBenchmark(name.c_str(), BM_Gemm, lib, s.m, s.n, s.k);
-      b->Unit(benchmark::kMillisecond)->UseRealTime();
-      if (s.m * s.n * s.k > (int64_t(1) << 32)) b->MinTime(2.0);
-    }
+    for (GemmThreading th : {GemmThreading::kPool, GemmThreading::kLibrary})
+      for (GemmLibrary lib : {GemmLibrary::kOneDnn, GemmLibrary::kOpenBlas}) {
+        const std::string name = std::string("Gemm/") + s.name + "/" +
+                                 clipkit::cpu::gemm_library_name(lib) +
+                                 (th == GemmThreading::kPool ? "/pool" : "/library");
+        auto* b = benchmark::RegisterBenchmark(name.c_str(), BM_Gemm, lib, th, s.m, s.n, s.k);
+        b->Unit(benchmark::kMillisecond)->UseRealTime();
+      }
 }
 
 void BM_LayerNorm(benchmark::State& state, bool ref) {

@@ -36,15 +36,30 @@ double rel_err(const std::vector<float>& a, const std::vector<float>& b) {
   return den == 0 ? num : num / den;
 }
 
-class Parity : public ::testing::TestWithParam<cpu::GemmLibrary> {
+struct Config {
+  cpu::GemmLibrary lib;
+  cpu::GemmThreading threading;
+};
+
+class Parity : public ::testing::TestWithParam<Config> {
  protected:
+  void SetUp() override {
+    saved_ = cpu::gemm_threading();
+    cpu::set_gemm_threading(GetParam().threading);
+  }
+  void TearDown() override { cpu::set_gemm_threading(saved_); }
   ops::Backend& ref() { return ref::ref_backend(); }
-  ops::Backend& cpu() { return cpu::cpu_backend(GetParam()); }
+  ops::Backend& cpu() { return cpu::cpu_backend(GetParam().lib); }
+
+ private:
+  cpu::GemmThreading saved_ = cpu::GemmThreading::kPool;
 };
 
 TEST_P(Parity, GemmAllTranspositionsAndOddShapes) {
-  const int64_t sizes[][3] = {{1, 1, 1},  {3, 17, 5},  {17, 3, 77},  {77, 96, 32},
-                              {50, 257, 48}, {257, 33, 1}, {5, 1, 300}, {64, 64, 0}};
+  // Includes products large enough to be split across threads by rows and by columns.
+  const int64_t sizes[][3] = {{1, 1, 1},    {3, 17, 5},     {17, 3, 77},  {77, 96, 32},
+                              {50, 257, 48}, {257, 33, 1},  {5, 1, 300},  {64, 64, 0},
+                              {300, 70, 200}, {5, 1000, 100}, {77, 129, 64}};
   for (const auto& s : sizes) {
     const int64_t m = s[0], n = s[1], k = s[2];
     for (int ta = 0; ta < 2; ++ta)
@@ -261,11 +276,16 @@ TEST_P(Parity, InheritedKernelsAgree) {
   EXPECT_LT(rel_err(lc, lr), 1e-6);
 }
 
-INSTANTIATE_TEST_SUITE_P(Libraries, Parity,
-                         ::testing::Values(cpu::GemmLibrary::kOneDnn, cpu::GemmLibrary::kOpenBlas),
-                         [](const ::testing::TestParamInfo<cpu::GemmLibrary>& i) {
-                           return std::string(cpu::gemm_library_name(i.param));
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Libraries, Parity,
+    ::testing::Values(Config{cpu::GemmLibrary::kOneDnn, cpu::GemmThreading::kPool},
+                      Config{cpu::GemmLibrary::kOpenBlas, cpu::GemmThreading::kPool},
+                      Config{cpu::GemmLibrary::kOneDnn, cpu::GemmThreading::kLibrary},
+                      Config{cpu::GemmLibrary::kOpenBlas, cpu::GemmThreading::kLibrary}),
+    [](const ::testing::TestParamInfo<Config>& i) {
+      return std::string(cpu::gemm_library_name(i.param.lib)) +
+             (i.param.threading == cpu::GemmThreading::kPool ? "_pool" : "_library");
+    });
 
 }  // namespace
 }  // namespace clipkit

@@ -64,7 +64,7 @@ void CpuBackend::batchnorm(const float* x, int64_t rows, int64_t channels, int64
       const float* xr = x + r * ldx;
       float* yr = y + r * ldy;
       if (relu) {
-        for (int64_t c = 0; c < channels; ++c) yr[c] = std::fmax(xr[c] * scale[c] + shift[c], 0.0f);
+        for (int64_t c = 0; c < channels; ++c) yr[c] = max_f(xr[c] * scale[c] + shift[c], 0.0f);
       } else {
         for (int64_t c = 0; c < channels; ++c) yr[c] = xr[c] * scale[c] + shift[c];
       }
@@ -88,10 +88,10 @@ void CpuBackend::activation(Act act, const float* x, float* y, int64_t n) {
         if (y != x) std::copy(x + b, x + e, y + b);
         break;
       case Act::kRelu:
-        for (int64_t i = b; i < e; ++i) y[i] = std::fmax(x[i], 0.0f);
+        for (int64_t i = b; i < e; ++i) y[i] = max_f(x[i], 0.0f);
         break;
       case Act::kQuickGelu:
-        for (int64_t i = b; i < e; ++i) y[i] = quick_gelu_f(x[i]);
+        quick_gelu_n(x + b, y + b, e - b);
         break;
       case Act::kGelu:
         for (int64_t i = b; i < e; ++i) y[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * 0.70710678118654752f));
@@ -117,8 +117,9 @@ namespace {
 // In-place softmax of one row; entries listed as excluded were never written and stay 0.
 inline void softmax_row(float* s, int64_t n) {
   float mx = -std::numeric_limits<float>::infinity();
-  for (int64_t j = 0; j < n; ++j) mx = std::fmax(mx, s[j]);
-  for (int64_t j = 0; j < n; ++j) s[j] = exp_f(s[j] - mx);
+  for (int64_t j = 0; j < n; ++j) mx = max_f(mx, s[j]);
+  for (int64_t j = 0; j < n; ++j) s[j] -= mx;
+  exp_n(s, s, n);
   const float inv = 1.0f / sum_f(s, n);
   for (int64_t j = 0; j < n; ++j) s[j] *= inv;
 }

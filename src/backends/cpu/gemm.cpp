@@ -5,10 +5,13 @@
 #include <oneapi/dnnl/dnnl.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <string_view>
 
 #include "core/error.h"
+#include "backends/cpu/parallel.h"
 #include "core/thread_pool.h"
 
 namespace clipkit::cpu {
@@ -36,10 +39,24 @@ OmpSetNumThreads omp_setter() {
 }
 
 thread_local int tls_gemm_threads = 0;
+std::atomic<int> process_openblas_threads{0};  // OpenBLAS's setting is process-wide
 
-void ensure_threads() {
-  const int want = ThreadPool::global().size();
-  if (tls_gemm_threads != want) set_gemm_threads(want);
+void ensure_threads(int want) {
+  if (tls_gemm_threads != want) {
+    if (auto fn = omp_setter()) fn(want);
+    tls_gemm_threads = want;
+  }
+}
+
+GemmThreading initial_threading() {
+  const char* env = std::getenv("CLIPKIT_GEMM_THREADING");
+  if (env && std::string_view(env) == "library") return GemmThreading::kLibrary;
+  return GemmThreading::kPool;
+}
+
+std::atomic<GemmThreading>& threading_mode() {
+  static std::atomic<GemmThreading> mode{initial_threading()};
+  return mode;
 }
 
 // BLAS operand for a matrix view: row-major with its transposition flag and leading dimension.
@@ -66,8 +83,78 @@ void set_gemm_threads(int threads) {
   threads = std::max(1, threads);
   if (auto fn = omp_setter()) fn(threads);
   openblas_set_num_threads(threads);
+  process_openblas_threads = threads;
   tls_gemm_threads = threads;
 }
+
+GemmThreading gemm_threading() { return threading_mode().load(); }
+void set_gemm_threading(GemmThreading t) { threading_mode().store(t); }
+
+namespace {
+
+// One library call on the calling thread's current thread setting.
+void call_library(GemmLibrary lib, const ops::Mat& a, const ops::Mat& b, float* c, int64_t ldc,
+                  float alpha, float beta) {
+  const int64_t m = a.rows, n = b.cols, k = a.cols;
+  const Operand oa = operand(a), ob = operand(b);
+  if (lib == GemmLibrary::kOneDnn) {
+    const dnnl_status_t st = dnnl_sgemm(oa.trans ? 'T' : 'N', ob.trans ? 'T' : 'N', m, n, k, alpha,
+                                        a.data, oa.ld, b.data, ob.ld, beta, c, ldc);
+    CLIPKIT_CHECK(st == dnnl_success, "gemm: oneDNN sgemm failed with status ", int(st), " for M=",
+                  m, " N=", n, " K=", k);
+  } else {
+    cblas_sgemm(CblasRowMajor, oa.trans ? CblasTrans : CblasNoTrans,
+                ob.trans ? CblasTrans : CblasNoTrans, blasint(m), blasint(n), blasint(k), alpha,
+                a.data, blasint(oa.ld), b.data, blasint(ob.ld), beta, c, blasint(ldc));
+  }
+}
+
+// Rows (or columns) of C per block: whole multiples of the libraries' register tiles.
+constexpr int64_t kRowAlign = 16, kColAlign = 64;
+// Below this many multiply-adds a GEMM runs on one thread: waking the pool costs more.
+constexpr double kParallelMinMacs = 1 << 18;
+
+void pooled_gemm(GemmLibrary lib, const ops::Mat& a, const ops::Mat& b, float* c, int64_t ldc,
+                 float alpha, float beta) {
+  const int64_t m = a.rows, n = b.cols;
+  const int threads = ThreadPool::global().size();
+  const double macs = double(m) * double(n) * double(a.cols);
+  // OpenBLAS's thread count is process-wide: keep it at one while blocks run in parallel.
+  if (lib == GemmLibrary::kOpenBlas && process_openblas_threads != 1) {
+    openblas_set_num_threads(1);
+    process_openblas_threads = 1;
+  }
+  if (threads == 1 || macs < kParallelMinMacs) {
+    ensure_threads(1);
+    call_library(lib, a, b, c, ldc, alpha, beta);
+    return;
+  }
+  // Split the longer side of C; each block reads all of the other operand.
+  const bool by_rows = m >= n || n < 2 * kColAlign;
+  const int64_t len = by_rows ? m : n, align = by_rows ? kRowAlign : kColAlign;
+  const int64_t blocks = std::max<int64_t>(1, std::min<int64_t>(threads, (len + align - 1) / align));
+  const int64_t per = ((len + blocks - 1) / blocks + align - 1) / align * align;
+  parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
+    ensure_threads(1);
+    for (int64_t blk = b0; blk < b1; ++blk) {
+      const int64_t s = blk * per, e = std::min(len, s + per);
+      if (s >= e) continue;
+      if (by_rows) {
+        ops::Mat ab = a;
+        ab.data = a.data + s * a.row_stride;
+        ab.rows = e - s;
+        call_library(lib, ab, b, c + s * ldc, ldc, alpha, beta);
+      } else {
+        ops::Mat bb = b;
+        bb.data = b.data + s * b.col_stride;
+        bb.cols = e - s;
+        call_library(lib, a, bb, c + s, ldc, alpha, beta);
+      }
+    }
+  });
+}
+
+}  // namespace
 
 void sgemm(GemmLibrary lib, const ops::Mat& a, const ops::Mat& b, float* c, int64_t ldc,
            float alpha, float beta, const float* bias) {
@@ -88,17 +175,16 @@ void sgemm(GemmLibrary lib, const ops::Mat& a, const ops::Mat& b, float* c, int6
     beta = 1.0f;
     bias = nullptr;
   }
-  const Operand oa = operand(a), ob = operand(b);
-  ensure_threads();
-  if (lib == GemmLibrary::kOneDnn) {
-    const dnnl_status_t st = dnnl_sgemm(oa.trans ? 'T' : 'N', ob.trans ? 'T' : 'N', m, n, k, alpha,
-                                        a.data, oa.ld, b.data, ob.ld, beta, c, ldc);
-    CLIPKIT_CHECK(st == dnnl_success, "gemm: oneDNN sgemm failed with status ", int(st), " for M=",
-                  m, " N=", n, " K=", k);
+  if (gemm_threading() == GemmThreading::kPool) {
+    pooled_gemm(lib, a, b, c, ldc, alpha, beta);
   } else {
-    cblas_sgemm(CblasRowMajor, oa.trans ? CblasTrans : CblasNoTrans,
-                ob.trans ? CblasTrans : CblasNoTrans, blasint(m), blasint(n), blasint(k), alpha,
-                a.data, blasint(oa.ld), b.data, blasint(ob.ld), beta, c, blasint(ldc));
+    const int threads = ThreadPool::global().size();
+    ensure_threads(threads);
+    if (lib == GemmLibrary::kOpenBlas && process_openblas_threads != threads) {
+      openblas_set_num_threads(threads);
+      process_openblas_threads = threads;
+    }
+    call_library(lib, a, b, c, ldc, alpha, beta);
   }
   if (bias) add_bias_rows(c, m, n, ldc, bias);
 }

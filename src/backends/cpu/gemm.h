@@ -19,6 +19,17 @@ GemmLibrary parse_gemm_library(const char* name);
 void sgemm(GemmLibrary lib, const ops::Mat& a, const ops::Mat& b, float* c, int64_t ldc,
            float alpha, float beta, const float* bias);
 
+// How a GEMM uses several cores:
+//  kPool:    the product is split into row (or column) blocks run on ThreadPool::global(), each
+//            block one single-threaded library call. The pool's workers sleep when idle, so this
+//            behaves well on a loaded or shared machine, and all compute shares one set of threads.
+//  kLibrary: one call, threaded by the library itself (oneDNN: OpenMP, whose idle threads spin;
+//            OpenBLAS: its own pthreads), with the library's thread count set to the pool's size.
+enum class GemmThreading { kPool, kLibrary };
+GemmThreading gemm_threading();
+// Process-wide; the initial value comes from CLIPKIT_GEMM_THREADING=pool|library (default pool).
+void set_gemm_threading(GemmThreading t);
+
 // Sets the thread count of both libraries for calls made from the calling thread (OpenMP's
 // setting is per thread) and the process (OpenBLAS).
 void set_gemm_threads(int threads);
