@@ -259,8 +259,8 @@ std::string hf_preprocessor_config_json(const ModelConfig& c) {
   if (p.resize_mode == ResizeMode::kShortest) j["size"] = {{"shortest_edge", p.size}};
   else j["size"] = {{"height", p.size}, {"width", p.size}};
   j["crop_size"] = {{"height", p.crop_size}, {"width", p.crop_size}};
-  j["image_mean"] = p.mean;
-  j["image_std"] = p.std;
+  j["image_mean"] = jsonu::short_floats(p.mean);
+  j["image_std"] = jsonu::short_floats(p.std);
   static const char* const kResample[] = {"nearest", "lanczos", "bilinear", "bicubic", "box", "hamming"};
   int r = 3;
   for (int i = 0; i < 6; ++i)

@@ -226,8 +226,8 @@ std::string open_clip_config_json(const ModelConfig& c) {
   const PreprocessConfig& p = c.preprocess;
   json pc;
   pc["size"] = p.size;
-  pc["mean"] = p.mean;
-  pc["std"] = p.std;
+  pc["mean"] = jsonu::short_floats(p.mean);
+  pc["std"] = jsonu::short_floats(p.std);
   pc["interpolation"] = p.resample;
   pc["resize_mode"] = resize_mode_name(p.resize_mode);
   pc["fill_color"] = p.fill_color;

@@ -1,6 +1,8 @@
 #include "io/json_util.h"
 
+#include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 
 #include "core/error.h"
@@ -17,6 +19,16 @@ json parse(const std::string& text, const std::string& label) {
 }
 
 json parse_file(const std::string& path) { return parse(read_file(path), path); }
+
+std::vector<double> short_floats(const std::array<float, 3>& v) {
+  std::vector<double> out;
+  for (float f : v) {
+    char buf[64];
+    const auto r = std::to_chars(buf, buf + sizeof buf, f);
+    out.push_back(std::strtod(std::string(buf, r.ptr).c_str(), nullptr));
+  }
+  return out;
+}
 
 Obj::Obj(const json& j, std::string label, std::string path)
     : j_(&j), label_(std::move(label)), path_(std::move(path)) {

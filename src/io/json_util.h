@@ -3,6 +3,7 @@
 // the config readers; nlohmann::json stays an implementation detail of src/io.
 #pragma once
 
+#include <array>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -16,6 +17,10 @@ using json = nlohmann::json;
 json parse(const std::string& text, const std::string& label);
 // Reads and parses a file.
 json parse_file(const std::string& path);
+
+// float values as the doubles with the shortest decimal form that reads back as the same float
+// (0.48145466f is written 0.48145466, not 0.48145467042922974).
+std::vector<double> short_floats(const std::array<float, 3>& v);
 
 // A JSON object together with where it came from, so that every accessor can name the field.
 class Obj {
