@@ -77,7 +77,7 @@ def read_safetensors(path: str) -> Tuple[Dict[str, torch.Tensor], Dict[str, str]
         begin, end = info["data_offsets"]
         npdt = np.dtype(_ST_DTYPES[dt]).newbyteorder("<")
         shape = tuple(info["shape"])
-        count = int(np.prod(shape, dtype=np.int64))
+        count = math.prod(shape)
         if end - begin != count * npdt.itemsize or data_start + end > raw.size:
             raise ValueError(f"{path}: tensor '{name}' byte range [{begin}, {end}) does not match "
                              f"{dt} {list(shape)} or lies outside the file")

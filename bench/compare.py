@@ -52,11 +52,12 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 import clip_torch as ct  # noqa: E402
 
-DEFAULT_ARCHS = ["ViT-B-32", "RN50", "ViT-L-14", "ViT-H-14-text", "ViT-bigG-14-text"]
+# ":text" limits a model to some tasks (the big towers matter here as Stable Diffusion's encoders).
+DEFAULT_ARCHS = "ViT-B-32,RN50,ViT-L-14,ViT-H-14:load+text,ViT-bigG-14:load+text"
 # What each benchmark model is, for the table's legend.
 ARCH_NOTES = {"ViT-L-14": "text tower = Stable Diffusion 1.x encoder",
-              "ViT-H-14-text": "OpenCLIP ViT-H-14 text tower = Stable Diffusion 2.x encoder",
-              "ViT-bigG-14-text": "OpenCLIP ViT-bigG-14 text tower = SDXL's second encoder"}
+              "ViT-H-14": "OpenCLIP ViT-H-14, text tower = Stable Diffusion 2.x encoder",
+              "ViT-bigG-14": "OpenCLIP ViT-bigG-14, text tower = SDXL's second encoder"}
 COS_MIN = 0.99999
 
 
@@ -355,13 +356,15 @@ def run_compare(a: argparse.Namespace) -> int:
     print(f"cpu: {info['cpu']} ({info['cpus']} cpus, avx512f={info['avx512f']}), torch {info['torch']}, "
           f"load average {info['loadavg_start'][0]:.2f}", flush=True)
 
-    for arch in a.arch_list:
+    for arch, arch_tasks in a.arch_list:
         model = os.path.join(a.models, arch)
         if not os.path.isdir(model):
             print(f"{model}: missing; create it with: /usr/bin/python3 bench/make_weights.py {arch}", file=sys.stderr)
             continue
         cfg, _ = ct.resolve_model(model)
         for task in a.task_list:
+            if arch_tasks and task not in arch_tasks:
+                continue
             if (task == "image" and cfg.vision is None) or (task == "text" and cfg.text is None):
                 continue
             for batch in ([1] if task == "load" else a.batch_sizes):
@@ -378,7 +381,7 @@ def run_compare(a: argparse.Namespace) -> int:
           + ("" if a.torch_only else f"; clipkit --threads {a.threads} {a.clipkit_args}".rstrip())
           + f"; medians over {a.rounds} {'' if a.torch_only else 'interleaved '}rounds")
     b.print_table()
-    notes = [f"{k}: {v}" for k, v in ARCH_NOTES.items() if k in a.arch_list]
+    notes = [f"{k}: {v}" for k, v in ARCH_NOTES.items() if k in dict(a.arch_list)]
     if notes:
         print("; ".join(notes))
     failed = [r for r in b.rows if r.get("errors") or ("check" in r and not r["check"]["ok"])]
@@ -444,7 +447,7 @@ def sweep_torch(a: argparse.Namespace) -> int:
     for env, _ in variants.values():
         if env.get("OMP_WAIT_POLICY") == "":
             del env["OMP_WAIT_POLICY"]
-    arch = a.arch_list[0]
+    arch = a.arch_list[0][0]
     model = os.path.join(a.models, arch)
     cfg, _ = ct.resolve_model(model)
     b = Bench(a)
@@ -492,7 +495,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--clipkit", default=os.path.join(ROOT, "build", "release", "clipkit"),
                    help="the clipkit binary (default: build/release/clipkit)")
     p.add_argument("--models", default=os.path.join(HERE, "models"), help="folder of make_weights.py's models")
-    p.add_argument("--archs", default=",".join(DEFAULT_ARCHS), help="comma-separated model folders to run")
+    p.add_argument("--archs", default=DEFAULT_ARCHS,
+                   help="comma-separated model folders under --models, each optionally limited to some tasks "
+                        "with ':task+task' (default: %(default)s)")
     p.add_argument("--tasks", default="load,image,text", help="comma-separated subset of load,image,text")
     p.add_argument("--batches", default="1,32", help="comma-separated batch sizes")
     p.add_argument("--threads", type=int, default=2, help="clipkit threads, and torch's unless --torch-threads")
@@ -525,7 +530,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--sweep-torch", action="store_true",
                    help="time PyTorch alone under several thread settings (first of --archs) and exit")
     a = p.parse_args(argv)
-    a.arch_list = [x for x in a.archs.split(",") if x]
+    a.arch_list = []
+    for x in filter(None, a.archs.split(",")):
+        name, _, tasks = x.partition(":")
+        a.arch_list.append((name, set(tasks.split("+")) if tasks else None))
     a.task_list = [x for x in a.tasks.split(",") if x]
     bad = set(a.task_list) - {"load", "image", "text"}
     if bad:

@@ -18,16 +18,18 @@ OpenAI starts from 0, so that residual branches contribute), their biases N(0, 0
 bias N(0, 0.02). ResNet BatchNorm running statistics are set by one training-mode pass
 (cumulative average) over 8 smooth random images, so inference sees normalised activations.
 
-Models (published OpenCLIP/OpenAI hyperparameters):
-  ViT-B-32           OpenAI ViT-B/32, QuickGELU, 151.3 M parameters
-  ViT-L-14           OpenAI ViT-L/14, QuickGELU; its text tower is Stable Diffusion 1.x's encoder
-  RN50               OpenAI RN50 (ModifiedResNet + attention pool), QuickGELU
-  ViT-H-14-text      OpenCLIP ViT-H-14 text tower only (GELU): Stable Diffusion 2.x's encoder
-  ViT-bigG-14-text   OpenCLIP ViT-bigG-14 text tower only (GELU): SDXL's second encoder
-(--full-sd writes ViT-H-14 and ViT-bigG-14 complete instead of their text towers.)
+Models (published OpenCLIP/OpenAI hyperparameters), each a complete CLIP model:
+  ViT-B-32      OpenAI ViT-B/32, QuickGELU, 151.3 M parameters
+  ViT-L-14      OpenAI ViT-L/14, QuickGELU, 427.6 M; its text tower is Stable Diffusion 1.x's encoder
+  RN50          OpenAI RN50 (ModifiedResNet + attention pool), QuickGELU, 102.0 M
+  ViT-H-14      OpenCLIP ViT-H-14, GELU, 986.1 M; its text tower is Stable Diffusion 2.x's encoder
+  ViT-bigG-14   OpenCLIP ViT-bigG-14, GELU, 2 539.6 M (10 GB in fp32); its text tower is SDXL's second
+With --text-only a model is written as <name>-text with the text tower alone (open_clip_config.json
+without vision_cfg), for engines that load text-only OpenCLIP checkpoints.
 
 Examples:
   /usr/bin/python3 bench/make_weights.py                       # all five, float32, into bench/models
+  /usr/bin/python3 bench/make_weights.py ViT-H-14 ViT-bigG-14 --text-only
   /usr/bin/python3 bench/make_weights.py ViT-B-32 RN50 --dtype fp16
   /usr/bin/python3 bench/make_weights.py ViT-L-14 --out /tmp/models --seed 7
 """
@@ -39,7 +41,7 @@ import math
 import os
 import sys
 import time
-from typing import Dict, Iterable, Tuple
+from typing import Callable, Dict, Iterable, Tuple
 
 import torch
 import torch.nn as nn
@@ -47,13 +49,13 @@ import torch.nn as nn
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import clip_torch as ct  # noqa: E402
 
-# name -> (preset, quick_gelu, text only)
-MODELS: Dict[str, Tuple[str, bool, bool]] = {
-    "ViT-B-32": ("ViT-B-32", True, False),
-    "ViT-L-14": ("ViT-L-14", True, False),
-    "RN50": ("RN50", True, False),
-    "ViT-H-14-text": ("ViT-H-14", False, True),
-    "ViT-bigG-14-text": ("ViT-bigG-14", False, True),
+# name -> (preset, quick_gelu)
+MODELS: Dict[str, Tuple[str, bool]] = {
+    "ViT-B-32": ("ViT-B-32", True),
+    "ViT-L-14": ("ViT-L-14", True),
+    "RN50": ("RN50", True),
+    "ViT-H-14": ("ViT-H-14", False),
+    "ViT-bigG-14": ("ViT-bigG-14", False),
 }
 DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "models")
 
@@ -65,19 +67,22 @@ _ST_NAME = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16", 
 # safetensors writer (the layout of tests/data/README.md, Conventions)
 # --------------------------------------------------------------------------------------------
 
-def write_safetensors(path: str, tensors: Dict[str, torch.Tensor], metadata: Dict[str, str]) -> None:
-    """8-byte little-endian header length, JSON header padded with spaces so that the data starts
-    at a multiple of 8, then the tensors laid out by element size (largest first) then name, with
-    no gaps. Written to a temporary file and renamed, so a failure leaves no truncated file."""
-    order = sorted(tensors, key=lambda n: (-tensors[n].element_size(), n))
+def write_safetensors(path: str, shapes: Dict[str, Tuple[int, ...]], dtype: torch.dtype,
+                      produce: Callable[[str], torch.Tensor], metadata: Dict[str, str]) -> None:
+    """Writes tensors of one dtype: 8-byte little-endian header length, JSON header padded with
+    spaces so that the data starts at a multiple of 8, then the tensors by name (with a single
+    element size, "largest first, then name" is name order), with no gaps. `produce(name)` is
+    called once per tensor, in that order, so a model never has to be in memory whole. Written to a
+    temporary file and renamed, so a failure leaves no truncated file."""
+    if dtype not in _ST_NAME:
+        raise ValueError(f"dtype {dtype} cannot be written")
+    size = torch.empty((), dtype=dtype).element_size()
+    order = sorted(shapes)
     header: Dict[str, object] = {"__metadata__": dict(metadata)}
     offset = 0
     for name in order:
-        t = tensors[name]
-        if t.dtype not in _ST_NAME:
-            raise ValueError(f"{name}: dtype {t.dtype} cannot be written")
-        nbytes = t.numel() * t.element_size()
-        header[name] = {"dtype": _ST_NAME[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + nbytes]}
+        nbytes = math.prod(shapes[name]) * size
+        header[name] = {"dtype": _ST_NAME[dtype], "shape": list(shapes[name]), "data_offsets": [offset, offset + nbytes]}
         offset += nbytes
     text = json.dumps(header, separators=(",", ":")).encode()
     text += b" " * ((-(8 + len(text))) % 8)
@@ -86,7 +91,9 @@ def write_safetensors(path: str, tensors: Dict[str, torch.Tensor], metadata: Dic
         f.write(len(text).to_bytes(8, "little"))
         f.write(text)
         for name in order:
-            t = tensors[name].contiguous()
+            t = produce(name).to(dtype).contiguous()
+            if tuple(t.shape) != tuple(shapes[name]):
+                raise ValueError(f"{name}: produced shape {list(t.shape)}, declared {list(shapes[name])}")
             # Raw bytes (numpy has no bfloat16); x86 memory order is the little-endian file order.
             f.write(t.reshape(-1).view(torch.uint8).numpy().data)
     os.replace(tmp, path)
@@ -169,36 +176,39 @@ def calibrate_batchnorm(cfg: ct.ClipCfg, tensors: Dict[str, torch.Tensor], seed:
     # the calibrated statistics.
 
 
-def make_model(name: str, out_dir: str, seed: int, dtype: torch.dtype, full_sd: bool) -> str:
-    preset, quick_gelu, text_only = MODELS[name]
-    if full_sd and text_only:
-        text_only, name = False, preset
+def make_model(name: str, out_dir: str, seed: int, dtype: torch.dtype, text_only: bool) -> str:
+    preset, quick_gelu = MODELS[name]
     model_cfg = dict(ct.PRESETS[preset])
     model_cfg["quick_gelu"] = quick_gelu
     if text_only:
         model_cfg.pop("vision_cfg")
+        name += "-text"
     cfg = ct.parse_model_cfg(model_cfg, name)
     shapes = ct.expected_tensors(cfg)
     g = torch.Generator().manual_seed(seed)
     t0 = time.time()
-    tensors = {n: init_tensor(n, s, cfg, g).float() for n, s in sorted(shapes.items())}
     if cfg.vision is not None and cfg.vision.is_resnet:
+        # BatchNorm calibration needs the whole model; ResNets are small.
+        tensors = {n: init_tensor(n, shapes[n], cfg, g).float() for n in sorted(shapes)}
         calibrate_batchnorm(cfg, tensors, seed)
-    tensors = {n: t.to(dtype) for n, t in tensors.items()}
+        produce = tensors.pop
+    else:
+        # Drawn in the order written (sorted names), so the values do not depend on streaming.
+        produce = lambda n: init_tensor(n, shapes[n], cfg, g)  # noqa: E731
 
     folder = os.path.join(out_dir, name + ("" if dtype == torch.float32 else "-" + _dtype_label(dtype)))
     os.makedirs(folder, exist_ok=True)
     meta = {"format": "pt", "generator": "clipkit bench/make_weights.py", "architecture": preset,
             "seed": str(seed), "dtype": _dtype_label(dtype), "text_only": str(text_only).lower(),
             "init": "OpenAI initialize_parameters scales; norms 1+N(0,0.1); biases N(0,0.02)"}
-    write_safetensors(os.path.join(folder, "open_clip_model.safetensors"), tensors, meta)
+    write_safetensors(os.path.join(folder, "open_clip_model.safetensors"), shapes, dtype, produce, meta)
     config = {"model_cfg": model_cfg,
               "preprocess_cfg": {"mean": list(ct.OPENAI_MEAN), "std": list(ct.OPENAI_STD),
                                  "interpolation": "bicubic", "resize_mode": "shortest"}}
     with open(os.path.join(folder, "open_clip_config.json"), "w") as f:
         json.dump(config, f, indent=1)
-    n_params = sum(t.numel() for t in tensors.values())
-    print(f"{folder}: {len(tensors)} tensors, {n_params / 1e6:.1f} M values, {_dtype_label(dtype)}, "
+    n_params = sum(math.prod(s) for s in shapes.values())
+    print(f"{folder}: {len(shapes)} tensors, {n_params / 1e6:.1f} M values, {_dtype_label(dtype)}, "
           f"{time.time() - t0:.1f} s", flush=True)
     return folder
 
@@ -215,15 +225,15 @@ def main(argv: Iterable[str] = None) -> int:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--dtype", choices=["fp32", "fp16", "bf16"], default="fp32",
                    help="on-disk dtype; non-fp32 folders get a -fp16/-bf16 suffix (default fp32)")
-    p.add_argument("--full-sd", action="store_true",
-                   help="write ViT-H-14 and ViT-bigG-14 complete (3.9 GB / 10 GB in fp32) instead of text towers")
+    p.add_argument("--text-only", action="store_true",
+                   help="write only the text towers, as <name>-text (config without vision_cfg)")
     a = p.parse_args(argv)
     for m in a.models:
         if m not in MODELS:
             p.error(f"unknown model '{m}' (known: {', '.join(MODELS)})")
     dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[a.dtype]
     for m in a.models:
-        make_model(m, a.out, a.seed, dtype, a.full_sd)
+        make_model(m, a.out, a.seed, dtype, a.text_only)
     return 0
 
 
