@@ -152,18 +152,14 @@ Bpe::Bpe(const Vocab& vocab, MergeOrder order) : vocab_(vocab), order_(order), c
   }
   // The two merge orders agree when every merge using a symbol ranks after every merge that
   // makes it: then the pairs a merge creates always rank after the pair just merged.
-  std::unordered_map<int32_t, uint32_t> made_at;  // symbol -> highest rank that makes it
+  std::vector<uint32_t> made_at(vocab.size(), 0);  // symbol -> 1 + highest rank that makes it
   for (const MergeSlot& s : table_)
-    if (s.key != kEmpty) {
-      uint32_t& r = made_at[s.result];
-      r = std::max(r, s.rank + 1);  // stored +1 so that 0 means "never made"
-    }
+    if (s.key != kEmpty && static_cast<std::size_t>(s.result) < made_at.size())
+      made_at[s.result] = std::max(made_at[s.result], s.rank + 1);
   for (const MergeSlot& s : table_) {
     if (s.key == kEmpty) continue;
-    for (int32_t part : {static_cast<int32_t>(s.key >> 32), static_cast<int32_t>(s.key & 0xFFFFFFFFu)}) {
-      auto it = made_at.find(part);
-      if (it != made_at.end() && it->second > s.rank) consistent_ = false;
-    }
+    for (uint64_t part : {s.key >> 32, s.key & 0xFFFFFFFFu})
+      if (part < made_at.size() && made_at[part] > s.rank) consistent_ = false;
   }
 }
 

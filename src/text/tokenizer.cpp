@@ -18,7 +18,10 @@ Tokenizer::Impl::Impl(Vocab v, TokenizerOptions o)
   eot_text = *vocab.token(vocab.eot);
   for (const AddedToken& t : vocab.added) {
     if (options.normalization == Normalization::openai) {
-      if (t.content != sot_text && t.content != eot_text) raw_added.push_back(&t);
+      // The reference knows only its BPE vocabulary: tokens that are part of it (the special
+      // tokens, a pad token such as "!") keep the reference's treatment; only new words are
+      // cut out literally.
+      if (vocab.find(t.content) < 0) raw_added.push_back(&t);
     } else {
       (t.normalized ? normalized_added : raw_added).push_back(&t);
     }
@@ -158,6 +161,10 @@ std::string Tokenizer::decode(std::span<const int32_t> ids) const {
 std::size_t Tokenizer::vocab_size() const { return impl_->vocab.size(); }
 int32_t Tokenizer::sot_id() const { return impl_->vocab.sot; }
 int32_t Tokenizer::eot_id() const { return impl_->vocab.eot; }
+int32_t Tokenizer::default_pad_id() const {
+  if (impl_->options.normalization == Normalization::openai) return 0;
+  return impl_->vocab.pad >= 0 ? impl_->vocab.pad : impl_->vocab.eot;
+}
 const TokenizerOptions& Tokenizer::options() const { return impl_->options; }
 const Vocab& Tokenizer::vocab() const { return impl_->vocab; }
 

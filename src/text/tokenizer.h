@@ -85,6 +85,9 @@ class Tokenizer {
   std::size_t vocab_size() const;
   int32_t sot_id() const;
   int32_t eot_id() const;
+  // The padding the reference of this mode uses: 0 for OpenAI's tokenize; for transformers the
+  // folder's pad_token (SDXL's second tokenizer: "!" = 0), else <|endoftext|>.
+  int32_t default_pad_id() const;
   const TokenizerOptions& options() const;
   const Vocab& vocab() const;
 

@@ -18,8 +18,8 @@ struct Tokenizer::Impl {
   Bpe bpe;  // refers to `vocab`, so Impl never moves (it lives behind a unique_ptr)
   std::string sot_text, eot_text;  // "<|startoftext|>", "<|endoftext|>"
   // Added tokens matched in the raw text before clean-up, and (transformers) those matched in
-  // the normalized text. In OpenAI mode <|startoftext|>/<|endoftext|> are not among them: the
-  // reference finds them with its pre-tokenizer pattern after clean-up.
+  // the normalized text. In OpenAI mode only tokens outside the BPE vocabulary are among them:
+  // the reference finds <|startoftext|>/<|endoftext|> with its pattern after clean-up.
   std::vector<const AddedToken*> raw_added;
   std::vector<const AddedToken*> normalized_added;
 

@@ -182,6 +182,42 @@ void read_transformers_added_tokens(Vocab& v, const fs::path& dir) {
   }
 }
 
+// The special tokens transformers reads from tokenizer_config.json and special_tokens_map.json
+// (the latter wins). A pad token other than <|endoftext|> (SDXL's second tokenizer pads with
+// "!") becomes an added token like the others, so transformers also matches it in the text.
+void read_special_tokens_map(Vocab& v, const fs::path& dir) {
+  for (const char* file : {"tokenizer_config.json", "special_tokens_map.json"}) {
+    const fs::path path = dir / file;
+    if (!fs::is_regular_file(path)) continue;
+    const json j = parse_json(path);
+    if (!j.is_object()) continue;
+    for (const char* key : {"bos_token", "eos_token", "unk_token", "pad_token"}) {
+      if (!j.contains(key)) continue;
+      const json& t = j[key];
+      json tok;
+      if (t.is_string()) {
+        tok = {{"content", t}, {"special", true}, {"normalized", false}};
+      } else if (t.is_object() && t.contains("content") && t["content"].is_string()) {
+        tok = t;
+        tok["special"] = true;
+      } else {
+        continue;  // null: no such token
+      }
+      const std::string content = tok["content"];
+      int32_t id = v.find(content);
+      for (const AddedToken& a : v.added)
+        if (a.content == content) id = a.id;
+      CLIPKIT_CHECK(id >= 0, path.string(), ": ", key, " '", content, "' is not in the vocabulary");
+      tok["id"] = id;
+      // A plain string does not override flags an added-token list already gave.
+      const bool listed = std::any_of(v.added.begin(), v.added.end(),
+                                      [&](const AddedToken& a) { return a.content == content; });
+      if (t.is_object() || !listed) read_added_token(v, tok, path.string());
+      if (std::string_view(key) == "pad_token") v.pad = id;
+    }
+  }
+}
+
 }  // namespace
 
 char32_t byte_to_unicode(uint8_t b) { return byte_tables().to_cp[b]; }
@@ -213,22 +249,26 @@ const std::string* Vocab::token(int32_t id) const {
 }
 
 int32_t Vocab::find(std::string_view token) const {
-  auto it = ids.find(std::string(token));
+  auto it = ids.find(token);
   return it == ids.end() ? -1 : it->second;
 }
 
-std::string gunzip(std::string_view data, const std::string& source) {
+std::string gunzip(std::string_view data, const std::string& source, std::size_t max_lines) {
   z_stream zs{};
   CLIPKIT_CHECK(inflateInit2(&zs, 16 + MAX_WBITS) == Z_OK, source, ": cannot start gzip decompression");
+  // With a line limit, inflate in slices so decompression can stop early.
+  const std::size_t slice = max_lines == std::string::npos ? std::size_t{UINT32_MAX} : std::size_t{1} << 18;
   std::string out;
   out.resize(std::max<std::size_t>(data.size() * 4, 1 << 16));
   zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
   zs.avail_in = static_cast<uInt>(data.size());
+  std::size_t lines = 0;
   int rc = Z_OK;
   while (rc != Z_STREAM_END) {
     if (zs.total_out == out.size()) out.resize(out.size() * 2);
-    zs.next_out = reinterpret_cast<Bytef*>(out.data() + zs.total_out);
-    zs.avail_out = static_cast<uInt>(std::min<std::size_t>(out.size() - zs.total_out, UINT32_MAX));
+    const std::size_t before = zs.total_out;
+    zs.next_out = reinterpret_cast<Bytef*>(out.data() + before);
+    zs.avail_out = static_cast<uInt>(std::min(out.size() - before, slice));
     rc = inflate(&zs, Z_NO_FLUSH);
     if (rc != Z_OK && rc != Z_STREAM_END) {
       const std::size_t at = zs.total_in;
@@ -239,6 +279,10 @@ std::string gunzip(std::string_view data, const std::string& source) {
       inflateEnd(&zs);
       fail(source, ": gzip data ends early (", data.size(), " bytes)");
     }
+    if (max_lines != std::string::npos) {
+      lines += static_cast<std::size_t>(std::count(out.data() + before, out.data() + zs.total_out, '\n'));
+      if (lines >= max_lines) break;
+    }
   }
   out.resize(zs.total_out);
   inflateEnd(&zs);
@@ -248,8 +292,17 @@ std::string gunzip(std::string_view data, const std::string& source) {
 Vocab parse_openai_bpe(std::string_view text, const std::string& source) {
   Vocab v;
   v.source = source;
-  check_utf8(text, source);
-  // Lines as Python's str.split('\n') gives them: line 0 is the header.
+  // Lines as Python's str.split('\n') gives them: line 0 is the header. Only the lines used are
+  // checked as UTF-8 (a truncated decompression may end inside a character).
+  {
+    std::size_t end = std::string_view::npos, from = 0;
+    for (std::size_t line = 0; line <= kOpenAiMerges; ++line) {
+      end = text.find('\n', from);
+      if (end == std::string_view::npos) break;
+      from = end + 1;
+    }
+    check_utf8(text.substr(0, end), source);
+  }
   std::vector<std::pair<std::string, std::string>> merges;
   merges.reserve(kOpenAiMerges);
   std::size_t pos = text.find('\n');
@@ -268,6 +321,7 @@ Vocab parse_openai_bpe(std::string_view text, const std::string& source) {
     merges.push_back(std::move(m));
   }
   // The vocabulary in simple_tokenizer.py's order.
+  v.ids.reserve(2 * (512 + merges.size() + 2));
   const ByteTables& bt = byte_tables();
   int32_t id = 0;
   for (uint8_t b : bt.order) set_token(v, byte_symbol(b), id++);
@@ -280,15 +334,15 @@ Vocab parse_openai_bpe(std::string_view text, const std::string& source) {
 }
 
 Vocab load_embedded_vocab() {
-  return parse_openai_bpe(gunzip(embedded_vocab_gz(), "embedded bpe_simple_vocab_16e6.txt.gz"),
-                          "embedded bpe_simple_vocab_16e6.txt.gz");
+  const std::string name = "embedded bpe_simple_vocab_16e6.txt.gz";
+  return parse_openai_bpe(gunzip(embedded_vocab_gz(), name, kOpenAiMerges + 1), name);
 }
 
 Vocab load_openai_bpe_file(const fs::path& path) {
   std::string data = read_text(path);
   const bool gz = data.size() >= 2 && static_cast<unsigned char>(data[0]) == 0x1f &&
                   static_cast<unsigned char>(data[1]) == 0x8b;
-  if (gz) data = gunzip(data, path.string());
+  if (gz) data = gunzip(data, path.string(), kOpenAiMerges + 1);
   return parse_openai_bpe(data, path.string());
 }
 
@@ -319,6 +373,7 @@ Vocab load_vocab_merges(const fs::path& vocab_json, const fs::path& merges_txt) 
     merges.push_back(std::move(m));
   }
   read_transformers_added_tokens(v, vocab_json.parent_path());
+  read_special_tokens_map(v, vocab_json.parent_path());
   finish(v, merges);
   v.source = vocab_json.parent_path().string();
   return v;
@@ -361,6 +416,8 @@ Vocab load_tokenizer_json(const fs::path& path) {
   }
   if (j.contains("added_tokens") && j["added_tokens"].is_array())
     for (const json& t : j["added_tokens"]) read_added_token(v, t, v.source);
+  read_transformers_added_tokens(v, path.parent_path());
+  read_special_tokens_map(v, path.parent_path());
   finish(v, merges);
   return v;
 }
