@@ -147,65 +147,119 @@ void CpuBackend::softmax_backward(const float* y, const float* dy, float* dx, in
   });
 }
 
-// One (batch item, head) pair per task. K is packed transposed so the scores of a query are an
-// axpy over contiguous keys, and the output is an axpy over contiguous value rows: both inner loops
-// are unit-stride and vectorise.
+namespace {
+
+// Sequences at least this long compute each head's scores and outputs with two single-threaded
+// GEMMs (S = Q K^T, O = P V); shorter ones use the packed-K loops below, which avoid the library
+// call overhead.
+constexpr int64_t kAttentionGemmMinLen = 32;
+
+// Writes -inf over the masked keys of score rows s [q_len, ld]; returns, per row, whether any key
+// is left (rows with none produce zeros).
+void mask_scores(const ops::AttentionArgs& a, int64_t n, float* s, int64_t ld, uint8_t* any_left) {
+  const int32_t* mask = a.key_mask ? a.key_mask + n * a.kv_len : nullptr;
+  for (int64_t i = 0; i < a.q_len; ++i) {
+    float* row = s + i * ld;
+    bool any = false;
+    for (int64_t j = 0; j < a.kv_len; ++j) {
+      const bool allowed = (!a.causal || j <= i) && (!mask || mask[j] != 0);
+      if (!allowed) row[j] = -std::numeric_limits<float>::infinity();
+      any = any || allowed;
+    }
+    any_left[i] = any;
+  }
+}
+
+}  // namespace
+
+// One (batch item, head) pair per task, the tasks split over the pool.
 void CpuBackend::attention(const ops::AttentionArgs& a) {
-  const int64_t hd = a.head_dim, tk = a.kv_len;
+  const int64_t hd = a.head_dim, tk = a.kv_len, tq = a.q_len;
+  const bool use_gemm = tq >= kAttentionGemmMinLen && tk >= kAttentionGemmMinLen;
   parallel_for(a.batch * a.heads, 1, [&](int64_t t0, int64_t t1) {
     thread_local std::vector<float> scratch;
-    const size_t need = size_t(hd * tk + tk + hd);
+    thread_local std::vector<uint8_t> any_left;
+    const size_t need = use_gemm ? size_t(tq * tk) : size_t(hd * tk + tk + hd);
     if (scratch.size() < need) scratch.resize(need);
-    float* kt = scratch.data();
-    float* s = kt + hd * tk;
-    float* qs = s + tk;
+    if (any_left.size() < size_t(tq)) any_left.resize(size_t(tq));
     for (int64_t t = t0; t < t1; ++t) {
       const int64_t n = t / a.heads, h = t % a.heads;
-      const float* kb = a.k + n * a.k_batch_stride + h * hd;
-      for (int64_t j = 0; j < tk; ++j)
-        for (int64_t d = 0; d < hd; ++d) kt[d * tk + j] = kb[j * a.k_row_stride + d];
-      const int32_t* mask = a.key_mask ? a.key_mask + n * tk : nullptr;
-      const float* vb = a.v + n * a.v_batch_stride + h * hd;
-      for (int64_t i = 0; i < a.q_len; ++i) {
-        const float* q = a.q + n * a.q_batch_stride + i * a.q_row_stride + h * hd;
-        float* o = a.out + n * a.out_batch_stride + i * a.out_row_stride + h * hd;
-        float* pr = a.probs ? a.probs + ((n * a.heads + h) * a.q_len + i) * tk : nullptr;
-        const int64_t jn = a.causal ? std::min(i + 1, tk) : tk;
-        // The query is scaled first, as torch's multi_head_attention_forward does.
-        for (int64_t d = 0; d < hd; ++d) qs[d] = q[d] * a.scale;
-        std::fill(s, s + jn, 0.0f);
-        for (int64_t d = 0; d < hd; ++d) {
-          const float qd = qs[d];
-          const float* kr = kt + d * tk;
-          for (int64_t j = 0; j < jn; ++j) s[j] += qd * kr[j];
-        }
-        bool any = true;
-        if (mask) {
-          any = false;
-          for (int64_t j = 0; j < jn; ++j) {
-            if (mask[j] == 0) s[j] = -std::numeric_limits<float>::infinity();
-            else any = true;
-          }
-        }
-        std::fill(o, o + hd, 0.0f);
-        if (!any || jn == 0) {
-          if (pr) std::fill(pr, pr + tk, 0.0f);
-          continue;
-        }
-        softmax_row(s, jn);
-        for (int64_t j = 0; j < jn; ++j) {
-          const float p = s[j];
-          if (p == 0.0f) continue;
-          const float* vr = vb + j * a.v_row_stride;
-          for (int64_t d = 0; d < hd; ++d) o[d] += p * vr[d];
-        }
-        if (pr) {
-          std::copy(s, s + jn, pr);
-          std::fill(pr + jn, pr + tk, 0.0f);
-        }
-      }
+      if (use_gemm) attention_head_gemm(a, n, h, scratch.data(), any_left.data());
+      else attention_head_loops(a, n, h, scratch.data());
     }
   });
+}
+
+// S = scale Q K^T [Tq, Tk] -> mask -> softmax rows -> O = P V, each product one GEMM.
+void CpuBackend::attention_head_gemm(const ops::AttentionArgs& a, int64_t n, int64_t h, float* s,
+                                     uint8_t* any_left) const {
+  const int64_t hd = a.head_dim, tk = a.kv_len, tq = a.q_len;
+  const ops::Mat q{a.q + n * a.q_batch_stride + h * hd, tq, hd, a.q_row_stride, 1};
+  const ops::Mat k{a.k + n * a.k_batch_stride + h * hd, tk, hd, a.k_row_stride, 1};
+  const ops::Mat v{a.v + n * a.v_batch_stride + h * hd, tk, hd, a.v_row_stride, 1};
+  float* o = a.out + n * a.out_batch_stride + h * hd;
+  sgemm_serial(lib_, q, k.t(), s, tk, a.scale, 0.0f);
+  if (a.causal || a.key_mask) mask_scores(a, n, s, tk, any_left);
+  for (int64_t i = 0; i < tq; ++i) {
+    float* row = s + i * tk;
+    if ((a.causal || a.key_mask) && !any_left[i]) std::fill(row, row + tk, 0.0f);
+    else softmax_row(row, tk);
+  }
+  sgemm_serial(lib_, ops::Mat::rows_of(s, tq, tk, tk), v, o, a.out_row_stride, 1.0f, 0.0f);
+  if (a.probs) std::copy(s, s + tq * tk, a.probs + (n * a.heads + h) * tq * tk);
+}
+
+// K packed transposed so a query's scores are an axpy over contiguous keys, and the output an axpy
+// over contiguous value rows: both inner loops are unit-stride and vectorise.
+void CpuBackend::attention_head_loops(const ops::AttentionArgs& a, int64_t n, int64_t h,
+                                      float* scratch) const {
+  const int64_t hd = a.head_dim, tk = a.kv_len;
+  float* kt = scratch;
+  float* s = kt + hd * tk;
+  float* qs = s + tk;
+  const float* kb = a.k + n * a.k_batch_stride + h * hd;
+  for (int64_t j = 0; j < tk; ++j)
+    for (int64_t d = 0; d < hd; ++d) kt[d * tk + j] = kb[j * a.k_row_stride + d];
+  const int32_t* mask = a.key_mask ? a.key_mask + n * tk : nullptr;
+  const float* vb = a.v + n * a.v_batch_stride + h * hd;
+  for (int64_t i = 0; i < a.q_len; ++i) {
+    const float* q = a.q + n * a.q_batch_stride + i * a.q_row_stride + h * hd;
+    float* o = a.out + n * a.out_batch_stride + i * a.out_row_stride + h * hd;
+    float* pr = a.probs ? a.probs + ((n * a.heads + h) * a.q_len + i) * tk : nullptr;
+    const int64_t jn = a.causal ? std::min(i + 1, tk) : tk;
+    // The query is scaled first, as torch's multi_head_attention_forward does.
+    for (int64_t d = 0; d < hd; ++d) qs[d] = q[d] * a.scale;
+    std::fill(s, s + jn, 0.0f);
+    for (int64_t d = 0; d < hd; ++d) {
+      const float qd = qs[d];
+      const float* kr = kt + d * tk;
+      for (int64_t j = 0; j < jn; ++j) s[j] += qd * kr[j];
+    }
+    bool any = true;
+    if (mask) {
+      any = false;
+      for (int64_t j = 0; j < jn; ++j) {
+        if (mask[j] == 0) s[j] = -std::numeric_limits<float>::infinity();
+        else any = true;
+      }
+    }
+    std::fill(o, o + hd, 0.0f);
+    if (!any || jn == 0) {
+      if (pr) std::fill(pr, pr + tk, 0.0f);
+      continue;
+    }
+    softmax_row(s, jn);
+    for (int64_t j = 0; j < jn; ++j) {
+      const float p = s[j];
+      if (p == 0.0f) continue;
+      const float* vr = vb + j * a.v_row_stride;
+      for (int64_t d = 0; d < hd; ++d) o[d] += p * vr[d];
+    }
+    if (pr) {
+      std::copy(s, s + jn, pr);
+      std::fill(pr + jn, pr + tk, 0.0f);
+    }
+  }
 }
 
 void CpuBackend::im2col(const ops::Im2ColArgs& a) {

@@ -156,6 +156,18 @@ void pooled_gemm(GemmLibrary lib, const ops::Mat& a, const ops::Mat& b, float* c
 
 }  // namespace
 
+void sgemm_serial(GemmLibrary lib, const ops::Mat& a, const ops::Mat& b, float* c, int64_t ldc,
+                  float alpha, float beta) {
+  if (a.rows == 0 || b.cols == 0) return;
+  if (a.cols == 0) {
+    sgemm(lib, a, b, c, ldc, alpha, beta, nullptr);
+    return;
+  }
+  ensure_threads(1);
+  if (lib == GemmLibrary::kOpenBlas && process_openblas_threads.load() != 1) lib = GemmLibrary::kOneDnn;
+  call_library(lib, a, b, c, ldc, alpha, beta);
+}
+
 void sgemm(GemmLibrary lib, const ops::Mat& a, const ops::Mat& b, float* c, int64_t ldc,
            float alpha, float beta, const float* bias) {
   const int64_t m = a.rows, n = b.cols, k = a.cols;

@@ -19,6 +19,13 @@ GemmLibrary parse_gemm_library(const char* name);
 void sgemm(GemmLibrary lib, const ops::Mat& a, const ops::Mat& b, float* c, int64_t ldc,
            float alpha, float beta, const float* bias);
 
+// The same product on the calling thread only, for kernels that already run one task per pool
+// thread (attention's per-head products). oneDNN is made single-threaded for the calling thread;
+// OpenBLAS's thread count is process-wide, so while it is above one (library threading) the
+// product goes to oneDNN instead. No bias.
+void sgemm_serial(GemmLibrary lib, const ops::Mat& a, const ops::Mat& b, float* c, int64_t ldc,
+                  float alpha, float beta);
+
 // How a GEMM uses several cores:
 //  kPool:    the product is split into row (or column) blocks run on ThreadPool::global(), each
 //            block one single-threaded library call. The pool's workers sleep when idle, so this
