@@ -54,6 +54,18 @@ Feature bottleneck(ops::Backend& be, const BottleneckParams& p, const Feature& x
   return out;
 }
 
+// Moves `f` down to the workspace position `m`, releasing everything allocated after `m` (the
+// intermediates that produced it), and returns the moved feature.
+Feature compact(const Feature& f, const ops::Workspace::Mark& m, ops::Workspace& ws) {
+  const void* src = f.rows.raw();
+  const size_t bytes = f.rows.nbytes();
+  ws.rewind(m);
+  Feature out{ws.alloc(f.rows.shape()), f.n, f.h, f.w};
+  // The destination starts at or below the source, so an overlapping move is safe.
+  std::memmove(out.rows.raw(), src, bytes);
+  return out;
+}
+
 // An NCHW copy of a channels-last feature (for hidden-state outputs).
 Tensor to_nchw(const Feature& f) { return f.nchw().contiguous(); }
 
@@ -67,8 +79,11 @@ VisionOutputs ResNetEncoder::forward(ops::Backend& be, const Tensor& pixels,
   const int64_t n = check_pixels(pixels, config_);
   VisionOutputs out;
 
-  // Stem. The first convolution reads the NCHW pixels through their strides.
+  // Stem. The first convolution reads the NCHW pixels through their strides. Each stage of the
+  // network starts from a workspace mark and compacts its output there, so the workspace holds
+  // one block's intermediates at a time.
   const int64_t s = config_.image_size;
+  ops::Workspace::Mark mark = ws.mark();
   Feature x{Tensor(), n, s, s};
   {
     const Tensor& w1 = params_.stem_conv[0];
@@ -81,11 +96,14 @@ VisionOutputs ResNetEncoder::forward(ops::Backend& be, const Tensor& pixels,
   }
   x = conv_bn(be, x, params_.stem_conv[1], params_.stem_bn[1], 1, 1, true, ws);
   x = conv_bn(be, x, params_.stem_conv[2], params_.stem_bn[2], 1, 1, true, ws);
-  x = avgpool(be, x, 2, ws);
+  x = compact(avgpool(be, x, 2, ws), mark, ws);
   if (opts.output_hidden_states) out.hidden_states.push_back(to_nchw(x));
 
   for (const auto& stage : params_.stages) {
-    for (const BottleneckParams& b : stage) x = bottleneck(be, b, x, ws);
+    for (const BottleneckParams& b : stage) {
+      // x sits at `mark`; the block's output replaces it there.
+      x = compact(bottleneck(be, b, x, ws), mark, ws);
+    }
     if (opts.output_hidden_states) out.hidden_states.push_back(to_nchw(x));
   }
   out.last_hidden_state = opts.output_hidden_states ? out.hidden_states.back() : to_nchw(x);

@@ -37,6 +37,7 @@ void conv2d(Backend& be, const Tensor& x, const Tensor& weight, const Tensor* bi
     be.gemm(Mat::rows_of(x.data<float>(), rows, k, k), w.t(), y.data<float>(), ldy, 1.0f, 0.0f, b);
     return;
   }
+  const Workspace::Mark scratch = ws.mark();  // the unfolded patches live only for this call
   float* cols = ws.alloc_floats(size_t(rows * k));
   Im2ColArgs a;
   a.x = x.data<float>();
@@ -47,6 +48,7 @@ void conv2d(Backend& be, const Tensor& x, const Tensor& weight, const Tensor* bi
   a.out = cols;
   be.im2col(a);
   be.gemm(Mat::rows_of(cols, rows, k, k), w.t(), y.data<float>(), ldy, 1.0f, 0.0f, b);
+  ws.rewind(scratch);
 }
 
 Tensor nhwc_as_nchw(const Tensor& rows, int64_t n, int64_t h, int64_t w) {

@@ -30,7 +30,8 @@ struct Conv2dShape {
 };
 
 // x: logical [N, C, H, W] (any strides); weight [O, C, KH, KW] contiguous; bias [O] or null;
-// y: [N*OH*OW, O] with contiguous rows. Unfolded patches are taken from `ws`.
+// y: [N*OH*OW, O] with contiguous rows. Unfolded patches are taken from `ws` and released
+// (rewound) before returning.
 void conv2d(Backend& be, const Tensor& x, const Tensor& weight, const Tensor* bias, int64_t stride,
             int64_t pad, Tensor& y, Workspace& ws);
 
