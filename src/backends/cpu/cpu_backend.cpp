@@ -263,26 +263,31 @@ void CpuBackend::attention_head_loops(const ops::AttentionArgs& a, int64_t n, in
 }
 
 void CpuBackend::im2col(const ops::Im2ColArgs& a) {
-  const int64_t oh = a.out_h(), ow = a.out_w(), cols = a.c * a.kh * a.kw;
+  const int64_t oh = a.out_h(), ow = a.out_w(), cols = a.c * a.kh * a.kw, taps = a.kh * a.kw;
+  // Channels-last input: walk the taps outside and copy each pixel's contiguous channel vector
+  // (a long unit-stride read); otherwise walk channels outside and the taps inside.
+  const bool channels_last = a.stride_c == 1 && a.c > 1;
   parallel_for(a.n * oh, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, ow * cols)),
                [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t n = r / oh, oy = r % oh;
+      const float* xn = a.x + n * a.stride_n;
       for (int64_t ox = 0; ox < ow; ++ox) {
         float* row = a.out + (r * ow + ox) * cols;
-        for (int64_t c = 0; c < a.c; ++c) {
-          const float* xc = a.x + n * a.stride_n + c * a.stride_c;
-          for (int64_t ky = 0; ky < a.kh; ++ky) {
-            const int64_t iy = oy * a.stride - a.pad + ky;
-            float* dst = row + (c * a.kh + ky) * a.kw;
-            if (iy < 0 || iy >= a.h) {
-              std::fill(dst, dst + a.kw, 0.0f);
-              continue;
-            }
-            const float* xrow = xc + iy * a.stride_h;
-            for (int64_t kx = 0; kx < a.kw; ++kx) {
-              const int64_t ix = ox * a.stride - a.pad + kx;
-              dst[kx] = (ix >= 0 && ix < a.w) ? xrow[ix * a.stride_w] : 0.0f;
+        for (int64_t ky = 0; ky < a.kh; ++ky) {
+          const int64_t iy = oy * a.stride - a.pad + ky;
+          for (int64_t kx = 0; kx < a.kw; ++kx) {
+            const int64_t ix = ox * a.stride - a.pad + kx;
+            const bool inside = iy >= 0 && iy < a.h && ix >= 0 && ix < a.w;
+            float* dst = row + ky * a.kw + kx;
+            if (!inside) {
+              for (int64_t c = 0; c < a.c; ++c) dst[c * taps] = 0.0f;
+            } else if (channels_last) {
+              const float* src = xn + iy * a.stride_h + ix * a.stride_w;
+              for (int64_t c = 0; c < a.c; ++c) dst[c * taps] = src[c];
+            } else {
+              const float* src = xn + iy * a.stride_h + ix * a.stride_w;
+              for (int64_t c = 0; c < a.c; ++c) dst[c * taps] = src[c * a.stride_c];
             }
           }
         }
