@@ -25,6 +25,17 @@
 #include <libheif/heif.h>
 #endif
 
+#if defined(__SANITIZE_ADDRESS__)
+#define CLIPKIT_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CLIPKIT_TEST_ASAN 1
+#endif
+#endif
+#ifdef CLIPKIT_TEST_ASAN
+#include <sanitizer/lsan_interface.h>
+#endif
+
 using namespace clipkit;
 using namespace clipkit::image;
 
@@ -369,10 +380,18 @@ TEST(ImageDecode, HeifRoundTrip) {
   const int w = 64, h = 48;
   for (heif_compression_format fmt : {heif_compression_HEVC, heif_compression_AV1}) {
     SCOPED_TRACE(fmt == heif_compression_HEVC ? "HEVC" : "AV1");
+#ifdef CLIPKIT_TEST_ASAN
+    // libx265 keeps one allocation for the life of the process; it is the encoder's (used only to
+    // make this test's input), not the decoder's, so leak checking is paused while encoding.
+    __lsan_disable();
+#endif
     heif_context* ctx = heif_context_alloc();
     heif_encoder* enc = nullptr;
     if (heif_context_get_encoder_for_format(ctx, fmt, &enc).code != heif_error_Ok) {
       heif_context_free(ctx);
+#ifdef CLIPKIT_TEST_ASAN
+      __lsan_enable();
+#endif
       GTEST_SKIP() << "libheif has no encoder for this format";
     }
     heif_encoder_set_lossy_quality(enc, 95);
@@ -400,6 +419,9 @@ TEST(ImageDecode, HeifRoundTrip) {
     heif_image_release(img);
     heif_encoder_release(enc);
     heif_context_free(ctx);
+#ifdef CLIPKIT_TEST_ASAN
+    __lsan_enable();
+#endif
 
     const Image got = decode_memory(file.data(), file.size(), "roundtrip");
     EXPECT_EQ(got.format, "HEIF");

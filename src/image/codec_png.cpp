@@ -67,8 +67,11 @@ bool read_info(PngReader* r, PngHeader* h) {
   png_set_read_fn(r->png, r, on_read);
   // Pillow has no per-side limit (only the pixel-count bomb guard, checked by the caller).
   png_set_user_limits(r->png, 0x7fffffff, 0x7fffffff);
-  png_set_chunk_malloc_max(r->png, 0);
   png_set_crc_action(r->png, PNG_CRC_QUIET_USE, PNG_CRC_QUIET_USE);
+  // Metadata is read by scan_png_chunks; libpng skips these chunks instead of inflating them
+  // (no text or ICC decompression bombs inside libpng).
+  static const png_byte kSkipped[] = "tEXt\0zTXt\0iTXt\0iCCP\0eXIf\0sPLT\0";
+  png_set_keep_unknown_chunks(r->png, PNG_HANDLE_CHUNK_NEVER, kSkipped, 6);
   png_read_info(r->png, r->info);
   png_get_IHDR(r->png, r->info, &h->width, &h->height, &h->bit_depth, &h->color_type,
                &h->interlace, nullptr, nullptr);
