@@ -3,6 +3,7 @@
 // vector kernels and with the portable scalar ones; plus the argument checks.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -278,4 +279,34 @@ TEST(Resample, PremultiplyUsesPillowsIntegerArithmetic) {
   ci::unpremultiply_alpha(img);
   // 255*128/128 = 255, 255*64/128 = 127, 255*1/128 = 1.
   EXPECT_EQ(img.pixels, (std::vector<uint8_t>{255, 127, 1, 128, 0, 0, 0, 0, 9, 8, 7, 255}));
+
+  // Every (colour, alpha) pair, in RGBA and LA, against Pillow's formulas.
+  for (ci::Mode mode : {ci::Mode::kRGBA, ci::Mode::kLA}) {
+    ci::Image all;
+    all.mode = mode;
+    all.width = 256;
+    all.height = 256;
+    const int c = all.channels();
+    all.pixels.resize(size_t(256) * 256 * c);
+    for (int a = 0; a < 256; ++a)
+      for (int v = 0; v < 256; ++v) {
+        uint8_t* px = all.pixels.data() + (size_t(a) * 256 + v) * c;
+        for (int ch = 0; ch < c - 1; ++ch) px[ch] = uint8_t(v);
+        px[c - 1] = uint8_t(a);
+      }
+    ci::Image pre = all;
+    ci::premultiply_alpha(pre);
+    ci::Image back = pre;
+    ci::unpremultiply_alpha(back);
+    int bad = 0;
+    for (int a = 0; a < 256; ++a)
+      for (int v = 0; v < 256; ++v) {
+        const size_t i = (size_t(a) * 256 + v) * c;
+        const unsigned t = unsigned(v) * a + 128, m = ((t >> 8) + t) >> 8;
+        const unsigned u = (a == 0 || a == 255) ? m : std::min(255u, 255u * m / a);
+        for (int ch = 0; ch < c - 1; ++ch) bad += pre.pixels[i + ch] != m || back.pixels[i + ch] != u;
+        bad += pre.pixels[i + c - 1] != a || back.pixels[i + c - 1] != a;
+      }
+    EXPECT_EQ(bad, 0) << ci::mode_name(mode);
+  }
 }

@@ -14,6 +14,10 @@
 #include "image/resample_coeffs.h"
 #include "image/resample_kernels.h"
 
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
 namespace clipkit::image {
 namespace {
 
@@ -245,31 +249,81 @@ const char* filter_name(Filter f) {
   return "?";
 }
 
+namespace {
+
+// Pillow's rgbA2rgba / lA2la. MULDIV255 stays below 2^16 at every step, so 16-bit lanes are exact.
+template <int C>
+void premultiply_rows(uint8_t* p, size_t n) {
+  size_t i = 0;
+#if defined(__AVX2__)
+  constexpr int P = 32 / C;  // pixels per 32 bytes
+  const __m256i amask = C == 4 ? _mm256_setr_epi8(3, 3, 3, 3, 7, 7, 7, 7, 11, 11, 11, 11, 15, 15,
+                                                   15, 15, 3, 3, 3, 3, 7, 7, 7, 7, 11, 11, 11,
+                                                   11, 15, 15, 15, 15)
+                               : _mm256_setr_epi8(1, 1, 3, 3, 5, 5, 7, 7, 9, 9, 11, 11, 13, 13,
+                                                  15, 15, 1, 1, 3, 3, 5, 5, 7, 7, 9, 9, 11, 11,
+                                                  13, 13, 15, 15);
+  // Bytes that hold alpha keep their value.
+  const __m256i keep = C == 4 ? _mm256_set1_epi32(int32_t(0xff000000u)) : _mm256_set1_epi16(int16_t(0xff00));
+  const __m256i zero = _mm256_setzero_si256(), r128 = _mm256_set1_epi16(128);
+  for (; i + P <= n; i += P) {
+    uint8_t* q = p + i * C;
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q));
+    const __m256i a = _mm256_shuffle_epi8(v, amask);
+    __m256i lo = _mm256_add_epi16(
+        _mm256_mullo_epi16(_mm256_unpacklo_epi8(v, zero), _mm256_unpacklo_epi8(a, zero)), r128);
+    __m256i hi = _mm256_add_epi16(
+        _mm256_mullo_epi16(_mm256_unpackhi_epi8(v, zero), _mm256_unpackhi_epi8(a, zero)), r128);
+    lo = _mm256_srli_epi16(_mm256_add_epi16(lo, _mm256_srli_epi16(lo, 8)), 8);
+    hi = _mm256_srli_epi16(_mm256_add_epi16(hi, _mm256_srli_epi16(hi, 8)), 8);
+    const __m256i r = _mm256_blendv_epi8(_mm256_packus_epi16(lo, hi), v, keep);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(q), r);
+  }
+#endif
+  for (; i < n; ++i) {
+    uint8_t* q = p + i * C;
+    const unsigned a = q[C - 1];
+    for (int ch = 0; ch < C - 1; ++ch) q[ch] = muldiv255(q[ch], a);
+  }
+}
+
+// Pillow's rgba2rgbA / la2lA: c = min(255, 255 * c / a) for 0 < a < 255, as a table of all
+// (a, c) pairs (integer division per sample would dominate the resize of a small image).
+const uint8_t* unpremultiply_table() {
+  static const std::vector<uint8_t> table = [] {
+    std::vector<uint8_t> t(256 * 256);
+    for (unsigned a = 0; a < 256; ++a)
+      for (unsigned c = 0; c < 256; ++c) {
+        const unsigned v = (a == 0 || a == 255) ? c : (255u * c) / a;
+        t[a * 256 + c] = uint8_t(v > 255 ? 255 : v);
+      }
+    return t;
+  }();
+  return table.data();
+}
+
+}  // namespace
+
 void premultiply_alpha(Image& img) {
   CLIPKIT_CHECK(img.mode == Mode::kRGBA || img.mode == Mode::kLA,
                 "premultiply_alpha: mode ", mode_name(img.mode), " has no alpha to premultiply");
-  const int c = img.channels();
-  uint8_t* p = img.pixels.data();
   const size_t n = size_t(img.width) * img.height;
-  for (size_t i = 0; i < n; ++i, p += c) {
-    const unsigned a = p[c - 1];
-    for (int ch = 0; ch < c - 1; ++ch) p[ch] = muldiv255(p[ch], a);
-  }
+  if (img.mode == Mode::kRGBA)
+    premultiply_rows<4>(img.pixels.data(), n);
+  else
+    premultiply_rows<2>(img.pixels.data(), n);
 }
 
 void unpremultiply_alpha(Image& img) {
   CLIPKIT_CHECK(img.mode == Mode::kRGBA || img.mode == Mode::kLA,
                 "unpremultiply_alpha: mode ", mode_name(img.mode), " has no alpha");
   const int c = img.channels();
+  const uint8_t* table = unpremultiply_table();
   uint8_t* p = img.pixels.data();
   const size_t n = size_t(img.width) * img.height;
   for (size_t i = 0; i < n; ++i, p += c) {
-    const unsigned a = p[c - 1];
-    if (a == 0 || a == 255) continue;
-    for (int ch = 0; ch < c - 1; ++ch) {
-      const unsigned v = (255u * p[ch]) / a;
-      p[ch] = uint8_t(v > 255 ? 255 : v);
-    }
+    const uint8_t* row = table + size_t(p[c - 1]) * 256;
+    for (int ch = 0; ch < c - 1; ++ch) p[ch] = row[p[ch]];
   }
 }
 

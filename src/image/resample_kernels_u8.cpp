@@ -159,6 +159,109 @@ void h_avx2(const uint8_t* src, size_t src_stride, int rows, const AxisCoeffs& c
   }
 }
 
+// The horizontal pass for three- and four-channel images, 8 rows at a time: the block is first
+// transposed so that for each source pixel x the 8 rows' samples lie side by side (L = 8 * C
+// bytes), and a tap becomes one broadcast weight times L contiguous samples, as in the vertical
+// pass, instead of shuffled half-used vectors and a horizontal sum per output pixel. The sums are
+// the same integers as h_avx2's.
+template <int C>
+inline __m256i load8_pixels(const uint8_t* p) {
+  if constexpr (C == 4) {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  } else {
+    // 8 three-byte pixels spread to 4 bytes each (the 4th a don't-care); reads 28 bytes.
+    const __m128i m = _mm_setr_epi8(0, 1, 2, -1, 3, 4, 5, -1, 6, 7, 8, -1, 9, 10, 11, -1);
+    const __m128i lo = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)), m);
+    const __m128i hi = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 12)), m);
+    return _mm256_set_m128i(hi, lo);
+  }
+}
+
+// Transposes 8 rows x pixels [x0, x0 + 8) into buf (pixel-major, L bytes per pixel).
+template <int C>
+inline void transpose8(const uint8_t* const* rows, int x0, uint8_t* buf) {
+  __m256i r[8], t[8], u[8];
+  for (int i = 0; i < 8; ++i) r[i] = load8_pixels<C>(rows[i] + size_t(x0) * C);
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_epi32(r[i], r[i + 1]);
+    t[i + 1] = _mm256_unpackhi_epi32(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 8; i += 4) {
+    u[i] = _mm256_unpacklo_epi64(t[i], t[i + 2]);
+    u[i + 1] = _mm256_unpackhi_epi64(t[i], t[i + 2]);
+    u[i + 2] = _mm256_unpacklo_epi64(t[i + 1], t[i + 3]);
+    u[i + 3] = _mm256_unpackhi_epi64(t[i + 1], t[i + 3]);
+  }
+  __m256i px[8];
+  for (int k = 0; k < 4; ++k) {
+    px[k] = _mm256_permute2x128_si256(u[k], u[k + 4], 0x20);      // pixel k
+    px[k + 4] = _mm256_permute2x128_si256(u[k], u[k + 4], 0x31);  // pixel k + 4
+  }
+  // In pixel order: with three channels each store spills 4 bytes into the next pixel's place,
+  // which that pixel's own store then overwrites.
+  for (int k = 0; k < 8; ++k) {
+    uint8_t* o = buf + size_t(x0 + k) * (8 * C);
+    if constexpr (C == 4) {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(o), px[k]);
+    } else {
+      // Drop every 4th byte: rows 0-3 then rows 4-7, 12 bytes each; the second store covers the
+      // first one's 4 spare bytes.
+      const __m256i m = _mm256_setr_epi8(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1,
+                                         0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1);
+      const __m256i c = _mm256_shuffle_epi8(px[k], m);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(o), _mm256_castsi256_si128(c));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(o + 12), _mm256_extracti128_si256(c, 1));
+    }
+  }
+}
+
+template <int C>
+void h_blocks_avx2(const uint8_t* src, size_t src_stride, int rows, const AxisCoeffs& c, int first,
+                   int count, uint8_t* dst, size_t dst_stride, std::vector<uint8_t>& buf) {
+  static_assert(C == 3 || C == 4, "8-row blocks of 3- or 4-channel pixels");
+  constexpr int L = 8 * C, V = L / 8;
+  const int xlo = c.start[first];
+  int xhi = xlo;
+  for (int xx = first; xx < first + count; ++xx) xhi = std::max(xhi, c.start[xx] + c.count[xx]);
+  const int span = xhi - xlo;
+  buf.assign(size_t(span) * L + 64, 0);
+  // Vector loads of 8 pixels read 8 * 4 bytes from the first one: keep them inside the row.
+  const int vec_end = std::max(0, std::min(span, (c.in_size * C - 32) / C - xlo + 1));
+  const int32_t bias = bias_of(c);
+  const __m128i shift = _mm_cvtsi32_si128(c.precision);
+  alignas(32) uint8_t packed[32];
+  const uint8_t* rp[8];
+  for (int r0 = 0; r0 + 8 <= rows; r0 += 8) {
+    for (int r = 0; r < 8; ++r) rp[r] = src + size_t(r0 + r) * src_stride + size_t(xlo) * C;
+    int x = 0;
+    for (; x + 8 <= vec_end; x += 8) transpose8<C>(rp, x, buf.data());
+    for (; x < span; ++x)
+      for (int r = 0; r < 8; ++r)
+        std::memcpy(buf.data() + size_t(x) * L + r * C, rp[r] + size_t(x) * C, C);
+    for (int xx = first; xx < first + count; ++xx) {
+      const int32_t* k = c.fixed_row(xx);
+      const uint8_t* p = buf.data() + size_t(c.start[xx] - xlo) * L;
+      __m256i acc[4];
+      for (int v = 0; v < 4; ++v) acc[v] = _mm256_set1_epi32(bias);
+      for (int t = 0; t < c.count[xx]; ++t, p += L) {
+        const __m256i w = _mm256_set1_epi32(k[t]);
+        for (int v = 0; v < V; ++v) {
+          const __m256i px =
+              _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + 8 * v)));
+          acc[v] = _mm256_add_epi32(acc[v], _mm256_mullo_epi32(px, w));
+        }
+      }
+      for (int v = 0; v < 4; ++v) acc[v] = _mm256_sra_epi32(acc[v], shift);
+      const __m256i pk = _mm256_packus_epi16(_mm256_packs_epi32(acc[0], acc[1]),
+                                             _mm256_packs_epi32(acc[2], acc[3]));
+      _mm256_store_si256(reinterpret_cast<__m256i*>(packed),
+                         _mm256_permutevar8x32_epi32(pk, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+      uint8_t* out = dst + size_t(r0) * dst_stride + size_t(xx - first) * C;
+      for (int r = 0; r < 8; ++r) std::memcpy(out + size_t(r) * dst_stride, packed + r * C, C);
+    }
+  }
+}
+
 // 32 output samples of the vertical pass: 4 accumulators of 8 lanes.
 inline void v_block32(const uint8_t* base, size_t stride, const int32_t* k, int n, int32_t bias,
                       __m128i shift, uint8_t* out) {
@@ -223,13 +326,26 @@ bool vector_kernels_available() {
 void resample_h_u8(const uint8_t* src, size_t src_stride, int rows, int channels,
                    const AxisCoeffs& c, int first, int n, uint8_t* dst, size_t dst_stride) {
 #if defined(__AVX2__)
-  if (!g_force_scalar.load(std::memory_order_relaxed)) {
+  if (!g_force_scalar.load(std::memory_order_relaxed) && channels >= 1 && channels <= 4) {
+    // Three- and four-channel images: whole blocks of 8 rows through the transposing kernel, the
+    // remaining rows (and one- and two-channel images) one row at a time.
+    const int blocked = (channels >= 3 && n > 0) ? rows / 8 * 8 : 0;
+    if (blocked > 0) {
+      std::vector<uint8_t> buf;
+      if (channels == 3)
+        h_blocks_avx2<3>(src, src_stride, blocked, c, first, n, dst, dst_stride, buf);
+      else
+        h_blocks_avx2<4>(src, src_stride, blocked, c, first, n, dst, dst_stride, buf);
+    }
+    if (blocked == rows) return;
+    src += size_t(blocked) * src_stride;
+    dst += size_t(blocked) * dst_stride;
+    rows -= blocked;
     switch (channels) {
       case 1: return h_avx2<1>(src, src_stride, rows, c, first, n, dst, dst_stride);
       case 2: return h_avx2<2>(src, src_stride, rows, c, first, n, dst, dst_stride);
       case 3: return h_avx2<3>(src, src_stride, rows, c, first, n, dst, dst_stride);
       case 4: return h_avx2<4>(src, src_stride, rows, c, first, n, dst, dst_stride);
-      default: break;
     }
   }
 #endif
