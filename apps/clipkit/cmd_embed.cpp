@@ -4,6 +4,7 @@
 
 #include "clipkit/clipkit.h"
 #include "command.h"
+#include "core/atomic_file.h"
 #include "inputs.h"
 #include "io/npy.h"
 #include "io/safetensors.h"
@@ -40,8 +41,8 @@ void write_json_string(std::ostream& os, const std::string& s) {
   os << '"';
 }
 
-void write_jsonl(const std::string& path, const char* kind, const std::vector<std::string>& inputs,
-                 const Tensor& embeds, std::ofstream& os) {
+void write_jsonl(const char* kind, const std::vector<std::string>& inputs, const Tensor& embeds,
+                 std::ostream& os) {
   const int64_t d = embeds.dim(1);
   for (size_t i = 0; i < inputs.size(); ++i) {
     os << "{\"type\": \"" << kind << "\", \"input\": ";
@@ -108,14 +109,10 @@ int run_embed(const EmbedArgs& a) {
   } else if (ext == ".npy") {
     io::write_npy(a.out, t.embeds.defined() ? t.embeds : v.embeds);
   } else {
-    const std::string tmp = a.out + ".tmp";
-    std::ofstream os(tmp, std::ios::binary | std::ios::trunc);
-    CLIPKIT_CHECK(bool(os), "cannot write '", tmp, "'");
-    if (t.embeds.defined()) write_jsonl(a.out, "text", texts, t.embeds, os);
-    if (v.embeds.defined()) write_jsonl(a.out, "image", images, v.embeds, os);
-    os.close();
-    CLIPKIT_CHECK(bool(os) && std::rename(tmp.c_str(), a.out.c_str()) == 0, "error writing '",
-                  a.out, "'");
+    write_file_atomic(a.out, [&](std::ostream& os) {
+      if (t.embeds.defined()) write_jsonl("text", texts, t.embeds, os);
+      if (v.embeds.defined()) write_jsonl("image", images, v.embeds, os);
+    });
   }
   std::fprintf(stderr, "wrote %zu text and %zu image embeddings (dim %d) to %s\n", texts.size(),
                images.size(), clip.embed_dim(), a.out.c_str());

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "core/mapped_file.h"
 
@@ -118,26 +119,14 @@ void write_npy(const std::string& path, const Tensor& tensor) {
   std::string header = std::string("{'descr': '") + descr + "', 'fortran_order': False, 'shape': " + shape + ", }";
   while ((10 + header.size() + 1) % 64 != 0) header.push_back(' ');
   header.push_back('\n');
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    CLIPKIT_CHECK(bool(out), "cannot write '", tmp, "'");
+  write_file_atomic(path, [&](std::ostream& out) {
     const unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
                                    static_cast<unsigned char>(header.size() & 0xff),
                                    static_cast<unsigned char>(header.size() >> 8)};
     out.write(reinterpret_cast<const char*>(pre), 10);
     out.write(header.data(), std::streamsize(header.size()));
     out.write(static_cast<const char*>(t.raw()), std::streamsize(t.nbytes()));
-    out.flush();
-    if (!out) {
-      std::remove(tmp.c_str());
-      fail("error writing '", tmp, "' (disk full?)");
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    fail("cannot rename '", tmp, "' to '", path, "'");
-  }
+  });
 }
 
 }  // namespace clipkit::io

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 
 namespace clipkit::io {
@@ -154,26 +155,15 @@ void write_safetensors(const std::string& path,
   }
   std::string h = header.dump();
   while ((8 + h.size()) % 8 != 0) h.push_back(' ');
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    CLIPKIT_CHECK(bool(out), "cannot write '", tmp, "'");
+  write_file_atomic(path, [&](std::ostream& out) {
     unsigned char len[8];
-    uint64_t hl = h.size();
+    const uint64_t hl = h.size();
     for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>(hl >> (8 * i));
     out.write(reinterpret_cast<const char*>(len), 8);
     out.write(h.data(), std::streamsize(h.size()));
-    for (const auto& [n, t] : items) out.write(static_cast<const char*>(t.raw()), std::streamsize(t.nbytes()));
-    out.flush();
-    if (!out) {
-      std::remove(tmp.c_str());
-      fail("error writing '", tmp, "' (disk full?)");
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    fail("cannot rename '", tmp, "' to '", path, "'");
-  }
+    for (const auto& [n, t] : items)
+      out.write(static_cast<const char*>(t.raw()), std::streamsize(t.nbytes()));
+  });
 }
 
 }  // namespace clipkit::io
