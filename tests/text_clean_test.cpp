@@ -14,6 +14,8 @@
 
 #include "core/error.h"
 #include "text/clean.h"
+#include "text/ftfy_encoding.h"
+#include "text/ftfy_fixes.h"
 
 namespace clipkit::text {
 namespace {
@@ -98,6 +100,61 @@ TEST(TextClean, FixtureCases) {
   std::string list;
   for (const auto& f : failures) list += "  " + f + "\n";
   EXPECT_TRUE(failures.empty()) << failures.size() << " mismatches:\n" << list;
+}
+
+// ---- ftfy 6.3.1's own documented examples (its docstrings, run as doctests by ftfy) ----------
+
+std::string fix_encoding_utf8(const std::u32string& text) {
+  std::string out;
+  for (char32_t c : ftfy::fix_encoding(text)) {
+    if (c < 0x80) {
+      out.push_back(static_cast<char>(c));
+    } else if (c < 0x800) {
+      out.push_back(static_cast<char>(0xC0 | (c >> 6)));
+      out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
+    } else {
+      out.push_back(static_cast<char>(0xE0 | (c >> 12)));
+      out.push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | (c & 0x3F)));
+    }
+  }
+  return out;
+}
+
+TEST(TextClean, FtfyDocumentedExamples) {
+  EXPECT_EQ(ftfy_fix_text("\u00E2\u0153\u201D No problems"), "\u2714 No problems");
+  EXPECT_EQ(ftfy_fix_text("&macr;\\_(\u00E3\u0083\u0084)_/&macr;"), "\u00AF\\_(\u30C4)_/\u00AF");
+  EXPECT_EQ(ftfy_fix_text("Broken text&hellip; it&#x2019;s \uFB02ubberi\uFB01c!"),
+            "Broken text\u2026 it's flubberific!");
+  EXPECT_EQ(ftfy_fix_text("\uFF2C\uFF2F\uFF35\uFF24\u3000\uFF2E\uFF2F\uFF29\uFF33\uFF25\uFF33"),
+            "LOUD NOISES");
+  EXPECT_EQ(ftfy_fix_text("s\u00C3\u00B3"), "s\u00F3");
+  EXPECT_EQ(ftfy_fix_text("voil\u00C3 le travail"), "voil\u00E0 le travail");
+  EXPECT_EQ(ftfy_fix_text("sch\u00C3\u00B6n"), "sch\u00F6n");
+  EXPECT_EQ(fix_encoding_utf8(U"\u00C3\u00B3"), "\u00F3");
+  EXPECT_EQ(fix_encoding_utf8(U"&ATILDE;&SUP3;"), "&ATILDE;&SUP3;");
+  // unescape_html
+  EXPECT_EQ(ftfy_fix_text("&lt;tag&gt;"), "<tag>");
+  EXPECT_EQ(ftfy_fix_text("&Jscr;ohn &HilbertSpace;ancock"), "\U0001D4A5ohn \u210Bancock");
+  EXPECT_EQ(ftfy_fix_text("&checkmark;"), "\u2713");
+  EXPECT_EQ(ftfy_fix_text("P&eacute;rez"), "P\u00E9rez");
+  EXPECT_EQ(ftfy_fix_text("P&EACUTE;REZ"), "P\u00C9REZ");
+  EXPECT_EQ(ftfy_fix_text("BUNDESSTRA&SZLIG;E"), "BUNDESSTRASSE");
+  EXPECT_EQ(ftfy_fix_text("&ntilde; &Ntilde; &NTILDE; &nTILDE;"), "\u00F1 \u00D1 \u00D1 &nTILDE;");
+  // the other fixers
+  EXPECT_EQ(ftfy_fix_text("\x1b[36;44mI'm blue, da ba dee da ba doo...\x1b[0m"),
+            "I'm blue, da ba dee da ba doo...");
+  EXPECT_EQ(ftfy_fix_text("\u201Chere\u2019s a test\u201D"), "\"here's a test\"");
+  EXPECT_EQ(ftfy_fix_text("\uFB02u\uFB03e\uFB06"), "fluffiest");
+  EXPECT_EQ(ftfy_fix_text("\uFF35\uFF80\uFF70\uFF9D"), "U\u30BF\u30FC\u30F3");
+  EXPECT_EQ(ftfy_fix_text("This string is made of two things:\u20291. Unicode\u20282. Spite"),
+            "This string is made of two things:\n1. Unicode\n2. Spite");
+  EXPECT_EQ(ftfy_fix_text("Content-type: text/plain\r\n\r\nHi."), "Content-type: text/plain\n\nHi.");
+  EXPECT_EQ(ftfy_fix_text("This is how Microsoft \r trolls Mac users"),
+            "This is how Microsoft \n trolls Mac users");
+  std::u32string nel = U"What is this \u0085 I don't even";
+  ftfy::fix_line_breaks(nel);
+  EXPECT_EQ(nel, U"What is this \n I don't even");
 }
 
 // ---- Python's html.unescape --------------------------------------------------------------
