@@ -146,27 +146,44 @@ Image resample_passes(const Image& img, int width, int height, Filter filter, co
   }
 
   // The horizontal stage's result as a view: `base` is row `row_first`, column w.x.
+  // The horizontal result goes straight to the output when there is no vertical pass; otherwise
+  // to a per-thread scratch buffer reused across calls (a fresh multi-megabyte buffer per image
+  // costs page faults and zeroing comparable to the resampling itself).
   Image tmp;
   const uint8_t* base;
   size_t stride;
   if (need_h) {
     const auto hc = detail::axis_coeffs(img.width, b.x0, b.x1, width, filter, flavor);
-    tmp = blank_like(img, w.width, row_last - row_first);
+    const int rows = row_last - row_first;
+    const size_t row_bytes = size_t(w.width) * bpp;
+    uint8_t* hbuf;
+    constexpr size_t kMaxScratch = size_t(32) << 20;
+    thread_local std::vector<uint8_t> scratch;
+    if (!need_v) {
+      tmp = blank_like(img, w.width, rows);
+      hbuf = tmp.pixels.data();
+    } else if (row_bytes * rows <= kMaxScratch) {
+      if (scratch.size() < row_bytes * rows) scratch.resize(row_bytes * rows);
+      hbuf = scratch.data();
+    } else {
+      tmp = blank_like(img, w.width, rows);
+      hbuf = tmp.pixels.data();
+    }
     if (is_i) {
       detail::resample_h_i32(reinterpret_cast<const int32_t*>(img.row(row_first)), size_t(img.width),
-                             tmp.height, *hc, w.x, w.width,
-                             reinterpret_cast<int32_t*>(tmp.pixels.data()), size_t(w.width));
+                             rows, *hc, w.x, w.width, reinterpret_cast<int32_t*>(hbuf),
+                             size_t(w.width));
     } else if (is_f) {
       detail::resample_h_f32(reinterpret_cast<const float*>(img.row(row_first)), size_t(img.width),
-                             tmp.height, *hc, w.x, w.width,
-                             reinterpret_cast<float*>(tmp.pixels.data()), size_t(w.width));
+                             rows, *hc, w.x, w.width, reinterpret_cast<float*>(hbuf),
+                             size_t(w.width));
     } else {
-      detail::resample_h_u8(img.row(row_first), img.row_bytes(), tmp.height, channels, *hc, w.x,
-                            w.width, tmp.pixels.data(), tmp.row_bytes());
+      detail::resample_h_u8(img.row(row_first), img.row_bytes(), rows, channels, *hc, w.x, w.width,
+                            hbuf, row_bytes);
     }
     if (!need_v) return tmp;
-    base = tmp.pixels.data();
-    stride = tmp.row_bytes();
+    base = hbuf;
+    stride = row_bytes;
   } else {
     if (!need_v) return crop_box(img, w.x, w.y, w.width, w.height);
     base = img.row(row_first) + size_t(w.x) * bpp;
