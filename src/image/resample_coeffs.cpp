@@ -107,6 +107,10 @@ std::shared_ptr<AxisCoeffs> compute(int in_size, float in0, float in1, int out_s
     int xmax = int(center + support + 0.5);
     if (xmax > in_size) xmax = in_size;
     xmax -= xmin;
+    // torch clips the tap count to ksize ("rare cases when due to precision xsize can be larger
+    // than max_interp_size by one"). Pillow does not, but with its truncations the count cannot
+    // exceed floor(2 * support) + 1 <= ksize, so the clip keeps its results and our table bounds.
+    if (xmax > ksize) xmax = ksize;
     double* k = c->weights.data() + size_t(xx) * ksize;
     double ww = 0.0;
     for (int x = 0; x < xmax; ++x) {
