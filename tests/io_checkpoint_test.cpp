@@ -1,7 +1,9 @@
 // Loading the fixture models in every layout onto canonical names: architecture, shapes, views.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 
 #include "core/error.h"
 #include "io/checkpoint.h"
@@ -199,5 +201,52 @@ TEST(Checkpoint, MissingPathIsAnError) {
     FAIL();
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("does not exist"), std::string::npos);
+  }
+}
+
+TEST(Checkpoint, ShardedTransformersFolder) {
+  namespace fs = std::filesystem;
+  const std::string src = kData + "/hf/hf_tiny_openai";
+  const fs::path dir = fs::path(::testing::TempDir()) / "io_sharded";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  fs::copy_file(src + "/config.json", dir / "config.json");
+  SafetensorsFile f = SafetensorsFile::open(src + "/model.safetensors");
+  std::vector<std::pair<std::string, Tensor>> a, b;
+  std::string index = R"({"metadata": {"total_size": 0}, "weight_map": {)";
+  for (size_t i = 0; i < f.names().size(); ++i) {
+    const std::string& n = f.names()[i];
+    const bool first = n.rfind("text_model.", 0) == 0;
+    (first ? a : b).emplace_back(n, f.get(n));
+    index += std::string(i ? ", " : "") + "\"" + n + "\": \"model-0000" + (first ? "1" : "2") + "-of-00002.safetensors\"";
+  }
+  index += "}}";
+  write_safetensors((dir / "model-00001-of-00002.safetensors").string(), a);
+  write_safetensors((dir / "model-00002-of-00002.safetensors").string(), b);
+  {
+    std::ofstream(dir / "model.safetensors.index.json") << index;
+  }
+  Checkpoint sharded = load_checkpoint(dir.string());
+  Checkpoint whole = load_checkpoint(src);
+  EXPECT_EQ(sharded.weight_files.size(), 2u);
+  ASSERT_EQ(sharded.params.size(), whole.params.size());
+  for (const auto& [n, t] : whole.params) {
+    const Tensor& u = sharded.param(n);
+    ASSERT_EQ(u.shape(), t.shape()) << n;
+    EXPECT_EQ(std::memcmp(u.contiguous().raw(), t.contiguous().raw(), t.nbytes()), 0) << n;
+  }
+  // An index that points a tensor at the wrong shard is an error naming both.
+  const size_t pos = index.find("model-00002");
+  std::string wrong = index;
+  wrong.replace(pos, 11, "model-00001");
+  {
+    std::ofstream(dir / "model.safetensors.index.json") << wrong;
+  }
+  try {
+    load_checkpoint(dir.string());
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("is listed in shard 'model-00001-of-00002.safetensors' but that file does not hold it"), std::string::npos)
+        << e.what();
   }
 }
