@@ -72,7 +72,9 @@ Image decode_heif(const Source& s) {
   std::unique_ptr<heif_image, ImageDeleter> decoded(raw_img);
 
   Image img;
-  img.format = "HEIF";
+  // pillow-heif names AVIF files "AVIF" and the other ISO-BMFF brands "HEIF".
+  const bool avif = s.size >= 12 && (std::memcmp(s.data + 8, "avif", 4) == 0 || std::memcmp(s.data + 8, "avis", 4) == 0);
+  img.format = avif ? "AVIF" : "HEIF";
   img.mode = alpha ? Mode::kRGBA : Mode::kRGB;
   // The decoded size includes the transformations (a 90-degree rotation swaps the sides).
   img.width = heif_image_get_width(decoded.get(), heif_channel_interleaved);
