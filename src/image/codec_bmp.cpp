@@ -175,6 +175,56 @@ std::vector<uint8_t> decode_rle(const Source& s, size_t offset, bool rle4, size_
   return data;
 }
 
+// BITFIELDS: the masks Pillow accepts and the raw mode each selects.
+Raw bitfields_layout(const Source& s, const Header& h) {
+  const uint32_t* m = h.masks;
+  auto masks_are = [m](uint32_t r, uint32_t g, uint32_t b, uint32_t a) {
+    return m[0] == r && m[1] == g && m[2] == b && m[3] == a;
+  };
+  if (h.bits == 32) {
+    if (masks_are(0xFF0000, 0xFF00, 0xFF, 0)) return Raw::kBGRX;
+    if (masks_are(0xFF000000, 0xFF0000, 0xFF00, 0)) return Raw::kXBGR;
+    if (masks_are(0xFF000000, 0xFF0000, 0xFF00, 0xFF)) return Raw::kABGR;
+    if (masks_are(0xFF, 0xFF00, 0xFF0000, 0xFF000000)) return Raw::kRGBA;
+    if (masks_are(0xFF0000, 0xFF00, 0xFF, 0xFF000000) || masks_are(0, 0, 0, 0)) return Raw::kBGRA;
+  } else if (h.bits == 24 && m[0] == 0xFF0000 && m[1] == 0xFF00 && m[2] == 0xFF) {
+    return Raw::kBGR;
+  } else if (h.bits == 16 && m[0] == 0xF800 && m[1] == 0x7E0 && m[2] == 0x1F) {
+    return Raw::kBGR16;
+  } else if (h.bits == 16 && m[0] == 0x7C00 && m[1] == 0x3E0 && m[2] == 0x1F) {
+    return Raw::kBGR15;
+  }
+  fail_at(s, kFmt, "unsupported BMP bitfields layout");
+}
+
+// The palette follows the header (a short read keeps what is there). A black-white palette makes
+// the image "1", the identity grey ramp "L"; otherwise it becomes the P palette.
+void read_palette(const Source& s, const Header& h, uint64_t colors, size_t& pos, Image& img, Raw& raw) {
+  if (colors == 0 || colors > 65536) fail_at(s, kFmt, "unsupported BMP palette size (", colors, ")");
+  const size_t want = size_t(h.padding) * colors;
+  const size_t got = std::min(want, s.size - pos);
+  const uint8_t* pal = s.data + pos;
+  pos += got;
+  bool grey = true;
+  for (uint64_t i = 0; i < colors && grey; ++i) {
+    const uint8_t v = colors == 2 ? (i ? 255 : 0) : uint8_t(i & 255);
+    const size_t at = size_t(i) * h.padding;
+    if (at + 3 > got || pal[at] != v || pal[at + 1] != v || pal[at + 2] != v) grey = false;
+  }
+  if (grey) {
+    img.mode = colors == 2 ? Mode::kOne : Mode::kL;
+    raw = colors == 2 ? Raw::kOne : Raw::kL;
+    return;
+  }
+  const size_t entries = got / h.padding;
+  if (entries > 256) fail_at(s, kFmt, "palette of ", entries, " entries is too large");
+  img.palette.resize(entries);
+  for (size_t i = 0; i < entries; ++i) {
+    const uint8_t* e = pal + i * h.padding;
+    img.palette[i] = {e[2], e[1], e[0], 255};
+  }
+}
+
 }  // namespace
 
 Image decode_bmp(const Source& s) {
@@ -198,60 +248,14 @@ Image decode_bmp(const Source& s) {
   const uint64_t colors = h.colors ? h.colors : (h.bits <= 32 ? uint64_t(1) << h.bits : 0);
   if (offset == 14 + h.header_size && h.bits <= 8) offset += 4 * colors;
 
-  bool rle = false;
-  const uint32_t* m = h.masks;
-  auto masks_are = [m](uint32_t r, uint32_t g, uint32_t b, uint32_t a) {
-    return m[0] == r && m[1] == g && m[2] == b && m[3] == a;
-  };
-  if (h.compression == 3) {  // BITFIELDS
-    if (h.bits == 32) {
-      if (masks_are(0xFF0000, 0xFF00, 0xFF, 0)) raw = Raw::kBGRX;
-      else if (masks_are(0xFF000000, 0xFF0000, 0xFF00, 0)) raw = Raw::kXBGR;
-      else if (masks_are(0xFF000000, 0xFF0000, 0xFF00, 0xFF)) raw = Raw::kABGR;
-      else if (masks_are(0xFF, 0xFF00, 0xFF0000, 0xFF000000)) raw = Raw::kRGBA;
-      else if (masks_are(0xFF0000, 0xFF00, 0xFF, 0xFF000000) || masks_are(0, 0, 0, 0)) raw = Raw::kBGRA;
-      else fail_at(s, kFmt, "unsupported BMP bitfields layout");
-      if (raw == Raw::kABGR || raw == Raw::kRGBA || raw == Raw::kBGRA) img.mode = Mode::kRGBA;
-    } else if (h.bits == 24 && m[0] == 0xFF0000 && m[1] == 0xFF00 && m[2] == 0xFF) {
-      raw = Raw::kBGR;
-    } else if (h.bits == 16 && m[0] == 0xF800 && m[1] == 0x7E0 && m[2] == 0x1F) {
-      raw = Raw::kBGR16;
-    } else if (h.bits == 16 && m[0] == 0x7C00 && m[1] == 0x3E0 && m[2] == 0x1F) {
-      raw = Raw::kBGR15;
-    } else {
-      fail_at(s, kFmt, "unsupported BMP bitfields layout");
-    }
-  } else if (h.compression == 1 || h.compression == 2) {
-    rle = true;
-  } else if (h.compression != 0) {
+  const bool rle = h.compression == 1 || h.compression == 2;
+  if (h.compression == 3) {
+    raw = bitfields_layout(s, h);
+    if (raw == Raw::kABGR || raw == Raw::kRGBA || raw == Raw::kBGRA) img.mode = Mode::kRGBA;
+  } else if (!rle && h.compression != 0) {
     fail_at(s, kFmt, "unsupported BMP compression (", h.compression, ")");
   }
-
-  if (img.mode == Mode::kP) {
-    if (colors == 0 || colors > 65536) fail_at(s, kFmt, "unsupported BMP palette size (", colors, ")");
-    const size_t want = size_t(h.padding) * colors;
-    const size_t got = std::min(want, s.size - pos);
-    const uint8_t* pal = s.data + pos;
-    pos += got;
-    bool grey = true;
-    for (uint64_t i = 0; i < colors && grey; ++i) {
-      const uint8_t v = colors == 2 ? (i ? 255 : 0) : uint8_t(i & 255);
-      const size_t at = size_t(i) * h.padding;
-      if (at + 3 > got || pal[at] != v || pal[at + 1] != v || pal[at + 2] != v) grey = false;
-    }
-    if (grey) {
-      img.mode = colors == 2 ? Mode::kOne : Mode::kL;
-      raw = colors == 2 ? Raw::kOne : Raw::kL;
-    } else {
-      const size_t entries = got / h.padding;
-      if (entries > 256) fail_at(s, kFmt, "palette of ", entries, " entries is too large");
-      img.palette.resize(entries);
-      for (size_t i = 0; i < entries; ++i) {
-        const uint8_t* e = pal + i * h.padding;
-        img.palette[i] = {e[2], e[1], e[0], 255};
-      }
-    }
-  }
+  if (img.mode == Mode::kP) read_palette(s, h, colors, pos, img, raw);
   if (offset == 0) offset = pos;
 
   check_dimensions(s, kFmt, h.width, h.height);

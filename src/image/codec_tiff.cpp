@@ -307,6 +307,32 @@ bool read_samples(TIFF* tif, uint32_t w, uint32_t h, int spp, int bps, bool plan
   return true;
 }
 
+// The tags that choose the mode, with Pillow's defaults (photometric 0 when absent; old-style JPEG
+// is YCbCr whatever the tag says).
+struct Fields {
+  uint32_t width = 0, height = 0;
+  uint16_t bps = 1, spp = 1, photometric = 0, sample_format = 1, planar = 1, compression = 1, orientation = 1;
+  std::vector<uint16_t> extra;
+};
+
+Fields read_fields(TIFF* tif) {
+  Fields f;
+  TIFFGetField(tif, TIFFTAG_IMAGEWIDTH, &f.width);
+  TIFFGetField(tif, TIFFTAG_IMAGELENGTH, &f.height);
+  TIFFGetFieldDefaulted(tif, TIFFTAG_BITSPERSAMPLE, &f.bps);
+  TIFFGetFieldDefaulted(tif, TIFFTAG_SAMPLESPERPIXEL, &f.spp);
+  TIFFGetFieldDefaulted(tif, TIFFTAG_SAMPLEFORMAT, &f.sample_format);
+  TIFFGetFieldDefaulted(tif, TIFFTAG_PLANARCONFIG, &f.planar);
+  TIFFGetFieldDefaulted(tif, TIFFTAG_COMPRESSION, &f.compression);
+  if (!TIFFGetField(tif, TIFFTAG_PHOTOMETRIC, &f.photometric)) f.photometric = 0;
+  if (!TIFFGetField(tif, TIFFTAG_ORIENTATION, &f.orientation)) f.orientation = 1;
+  if (f.compression == COMPRESSION_OJPEG) f.photometric = PHOTOMETRIC_YCBCR;
+  uint16_t n = 0;
+  uint16_t* e = nullptr;
+  if (TIFFGetField(tif, TIFFTAG_EXTRASAMPLES, &n, &e) && e) f.extra.assign(e, e + n);
+  return f;
+}
+
 // Pillow's Image.transpose for the orientation tag (the same moves as exif_transpose).
 Image orient(const Image& img, int orientation) {
   Image tmp = img;
@@ -332,29 +358,13 @@ Image decode_tiff(const Source& s) {
   };
   if (!tif) failure("cannot read the header or first directory");
 
-  uint32_t w = 0, h = 0;
-  uint16_t bps = 1, spp = 1, photo = 0, sample_format = 1, planar = 1, compression = 1, orientation = 1;
-  TIFFGetField(tif.get(), TIFFTAG_IMAGEWIDTH, &w);
-  TIFFGetField(tif.get(), TIFFTAG_IMAGELENGTH, &h);
-  TIFFGetFieldDefaulted(tif.get(), TIFFTAG_BITSPERSAMPLE, &bps);
-  TIFFGetFieldDefaulted(tif.get(), TIFFTAG_SAMPLESPERPIXEL, &spp);
-  TIFFGetFieldDefaulted(tif.get(), TIFFTAG_SAMPLEFORMAT, &sample_format);
-  TIFFGetFieldDefaulted(tif.get(), TIFFTAG_PLANARCONFIG, &planar);
-  TIFFGetFieldDefaulted(tif.get(), TIFFTAG_COMPRESSION, &compression);
-  if (!TIFFGetField(tif.get(), TIFFTAG_PHOTOMETRIC, &photo)) photo = 0;
-  if (!TIFFGetField(tif.get(), TIFFTAG_ORIENTATION, &orientation)) orientation = 1;
-  if (compression == COMPRESSION_OJPEG) photo = PHOTOMETRIC_YCBCR;
-  std::vector<uint16_t> extra;
-  {
-    uint16_t n = 0;
-    uint16_t* e = nullptr;
-    if (TIFFGetField(tif.get(), TIFFTAG_EXTRASAMPLES, &n, &e) && e) extra.assign(e, e + n);
-  }
-
+  const Fields f = read_fields(tif.get());
+  const uint32_t w = f.width, h = f.height;
+  const uint16_t bps = f.bps, spp = f.spp, photo = f.photometric, planar = f.planar;
   Layout layout{};
-  if (!pick_layout(photo, sample_format, bps, spp, extra, TIFFIsBigEndian(tif.get()) != 0, &layout))
-    fail_at(s, kFmt, "unsupported pixel layout (photometric ", photo, ", sample format ", sample_format, ", ", spp,
-            " samples of ", bps, " bits, ", extra.size(), " extra)");
+  if (!pick_layout(photo, f.sample_format, bps, spp, f.extra, TIFFIsBigEndian(tif.get()) != 0, &layout))
+    fail_at(s, kFmt, "unsupported pixel layout (photometric ", photo, ", sample format ", f.sample_format, ", ", spp,
+            " samples of ", bps, " bits, ", f.extra.size(), " extra)");
   if (photo != PHOTOMETRIC_YCBCR && planar == PLANARCONFIG_SEPARATE && spp > 1 && bps % 8 != 0)
     fail_at(s, kFmt, "unsupported layout: separate planes of ", bps, "-bit samples");
   check_dimensions(s, kFmt, w, h);
@@ -364,10 +374,10 @@ Image decode_tiff(const Source& s) {
   img.mode = layout.mode;
   img.width = int(w);
   img.height = int(h);
-  img.exif_orientation = normalize_orientation(orientation);
+  img.exif_orientation = normalize_orientation(f.orientation);
   allocate_pixels(img);
 
-  if (photo == PHOTOMETRIC_YCBCR && !(compression == COMPRESSION_JPEG && planar == PLANARCONFIG_CONTIG)) {
+  if (photo == PHOTOMETRIC_YCBCR && !(f.compression == COMPRESSION_JPEG && planar == PLANARCONFIG_CONTIG)) {
     // libtiff's RGBA converter handles the subsampling (Pillow's _decodeAsRGBA); output is ABGR
     // packed in uint32, alpha ignored for this RGB image.
     std::vector<uint32_t> raster(size_t(w) * h);
@@ -397,7 +407,7 @@ Image decode_tiff(const Source& s) {
     // Pillow keeps the high byte of each 16-bit colour map entry.
     for (size_t i = 0; i < n; ++i) img.palette[i] = {uint8_t(r[i] >> 8), uint8_t(g[i] >> 8), uint8_t(b[i] >> 8), 255};
   }
-  if (orientation >= 2 && orientation <= 8) img = orient(img, orientation);
+  if (f.orientation >= 2 && f.orientation <= 8) img = orient(img, f.orientation);
   return img;
 }
 
