@@ -41,11 +41,10 @@ inline v8f exp8(v8f x) {
   const v8i ni = __builtin_convertvector(n, v8i);
   const v8i n1 = ni >> 1, n2 = ni - n1;
   const v8i b1 = (n1 + 127) << 23, b2 = (n2 + 127) << 23;
-  const v8f v = y * reinterpret_cast<const v8f&>(b1) * reinterpret_cast<const v8f&>(b2);
+  const v8f v = y * (v8f)b1 * (v8f)b2;  // a vector cast reinterprets the bits
   // Zero below the range (and for -inf): the comparison is an all-ones / all-zeros mask.
   const v8i keep = x >= lo;
-  const v8i out = reinterpret_cast<const v8i&>(v) & keep;
-  return reinterpret_cast<const v8f&>(out);
+  return (v8f)((v8i)v & keep);
 }
 
 // Applies a v8f -> v8f function to n floats (y may equal x), the tail through a padded vector.
