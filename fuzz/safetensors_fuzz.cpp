@@ -18,7 +18,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (const auto& n : f.names()) {
       const clipkit::Tensor& t = f.get(n);
       const auto* p = static_cast<const unsigned char*>(t.raw());
-      if (t.nbytes() > 0) sum += p[0] + p[t.nbytes() - 1];  // touch both ends of every view
+      if (t.nbytes() > 0) sum = sum + p[0] + p[t.nbytes() - 1];  // touch both ends of every view
     }
   } catch (const clipkit::Error&) {
   }
