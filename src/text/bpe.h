@@ -48,7 +48,6 @@ class Bpe {
     int32_t result;
   };
   struct Cache;
-  void merge_short(int32_t* sym, std::size_t& n) const;
   void merge_long(std::vector<int32_t>& sym) const;
   void merge_rounds_vector(std::vector<int32_t>& sym) const;
 

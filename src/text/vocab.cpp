@@ -92,10 +92,11 @@ void finish(Vocab& v, const std::vector<std::pair<std::string, std::string>>& me
   v.sot = special_id(kSot);
   v.eot = special_id(kEot);
   // transformers registers both as special tokens matched literally in the raw text.
-  for (auto [s, id] : {std::pair{kSot, v.sot}, std::pair{kEot, v.eot}}) {
+  for (const auto& special : {std::pair{kSot, v.sot}, std::pair{kEot, v.eot}}) {
+    const std::string_view s = special.first;
     const bool listed = std::any_of(v.added.begin(), v.added.end(),
                                     [&](const AddedToken& t) { return t.content == s; });
-    if (!listed) v.added.push_back(AddedToken{std::string(s), id, true, false, false, false});
+    if (!listed) v.added.push_back(AddedToken{std::string(s), special.second, true, false, false, false});
   }
   for (const AddedToken& t : v.added) {
     CLIPKIT_CHECK(!t.content.empty(), v.source, ": added token ", t.id, " is empty");
