@@ -224,10 +224,68 @@ void strip_common_prefix(TensorMap& m) {
   }
 }
 
+// Stable Diffusion single files: where each text encoder lives and how its names are spelled.
+struct SdEncoder {
+  const char* prefix;
+  bool hf_names;
+};
+
+std::optional<SdEncoder> sd_encoder(const TensorMap& m, const std::string& component,
+                                    const std::string& label) {
+  auto any = [&](const std::string& p) {
+    auto it = m.lower_bound(p);
+    return it != m.end() && starts_with(it->first, p);
+  };
+  const bool sdxl = any("conditioner.embedders.");
+  const bool sd12 = any("cond_stage_model.");
+  if (!sdxl && !sd12) return std::nullopt;
+  const std::string c = component.empty() ? "text_encoder" : component;
+  CLIPKIT_CHECK(c == "text_encoder" || c == "text_encoder_2", label, ": unknown component '", c,
+                "' (text_encoder or text_encoder_2)");
+  if (sdxl) {
+    if (c == "text_encoder") return SdEncoder{"conditioner.embedders.0.transformer.", true};
+    return SdEncoder{"conditioner.embedders.1.model.", false};
+  }
+  CLIPKIT_CHECK(c == "text_encoder", label,
+                ": a Stable Diffusion 1.x/2.x file has one text encoder (text_encoder)");
+  if (any("cond_stage_model.transformer.")) return SdEncoder{"cond_stage_model.transformer.", true};
+  return SdEncoder{"cond_stage_model.model.", false};
+}
+
+Checkpoint load_sd_single_file(Weights w, const SdEncoder& enc, const LoadOptions& opts,
+                               const std::string& f) {
+  CLIPKIT_CHECK(opts.arch.empty(), f,
+                ": --arch does not apply to a Stable Diffusion file (its text encoders are derived)");
+  TensorMap sub;
+  const std::string p = enc.prefix;
+  for (auto& [n, t] : w.tensors)
+    if (starts_with(n, p)) sub.emplace(n.substr(p.size()), t);
+  CLIPKIT_CHECK(!sub.empty(), f, ": no tensors under '", p, "'");
+  // OpenCLIP keeps the (image-text) logit_scale next to the text tower; a text encoder alone
+  // has no use for it.
+  if (!enc.hf_names) sub.erase("logit_scale");
+  ModelConfig cfg = derive_text_config(shapes(sub), enc.hf_names, f + ":" + p);
+  Weights text;
+  text.tensors = std::move(sub);
+  text.files = w.files;
+  Checkpoint ck;
+  ck.path = f;
+  ck.layout = Layout::kSDSingleFile;
+  ck.weight_files = w.files;
+  ck.config_source = std::string("derived from the tensors under ") + enc.prefix;
+  const std::vector<NameRule> rules =
+      enc.hf_names ? hf_name_map(cfg, hf_prefixes(text.tensors)) : openai_name_map(cfg);
+  ck.params = map_to_canonical(rules, cfg, text.tensors, f + " (" + p + "*)");
+  ck.config = std::move(cfg);
+  return ck;
+}
+
 Checkpoint load_file(const fs::path& file, const LoadOptions& opts) {
   const std::string f = file.string();
   Weights w = read_weights_file(f);
+  if (auto enc = sd_encoder(w.tensors, opts.component, f)) return load_sd_single_file(std::move(w), *enc, opts, f);
   strip_common_prefix(w.tensors);
+  CLIPKIT_CHECK(opts.component.empty(), f, ": --component applies only to Stable Diffusion files");
   std::optional<Layout> layout = detect_layout(keys(w.tensors));
   CLIPKIT_CHECK(layout.has_value(), f,
                 ": the tensor names are neither OpenAI/OpenCLIP nor transformers CLIP names (first: '",

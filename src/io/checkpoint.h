@@ -20,6 +20,10 @@ const char* layout_name(Layout l);
 
 struct LoadOptions {
   std::string arch;  // preset name (ViT-B-32, RN50, ...) overriding any config; empty = detect
+  // Stable Diffusion single files hold one or two text encoders: "text_encoder" (SD 1.x's and
+  // SDXL's CLIP ViT-L/14 text tower, SD 2.x's OpenCLIP ViT-H/14 one; the default) or
+  // "text_encoder_2" (SDXL's OpenCLIP ViT-bigG/14 text tower).
+  std::string component;
 };
 
 struct Checkpoint {
@@ -40,7 +44,10 @@ struct Checkpoint {
 
 // `path` is a model folder (open_clip_config.json + open_clip_model.safetensors, a transformers
 // folder with config.json + model.safetensors or a sharded index, a diffusers text_encoder folder)
-// or a single weights file (.safetensors, .bin/.pt/.pth torch zip, TorchScript .pt).
+// or a single weights file (.safetensors, .bin/.pt/.pth torch zip, TorchScript .pt), including a
+// Stable Diffusion 1.x / 2.x / XL single-file checkpoint, of which the text encoder named by
+// opts.component is loaded (Layout kSDSingleFile; its architecture is derived from the shapes
+// with 64-wide heads, QuickGELU for CLIP ViT-L/14 and GELU for the OpenCLIP towers).
 Checkpoint load_checkpoint(const std::string& path, const LoadOptions& opts = {});
 
 // Writes `ckpt` into the folder `dir` (created if needed) in a layout: kOpenAI writes

@@ -45,8 +45,11 @@ void validate_config(const ModelConfig& c) {
     check_positive(m, "text layers", t.layers);
     check_positive(m, "text mlp_width", t.mlp_width);
     check_heads(m, "text", t.width, t.heads);
-    CLIPKIT_CHECK(t.eot_token_id >= 0 && t.eot_token_id < t.vocab_size, m, ": text eot_token_id ",
-                  t.eot_token_id, " is outside the vocabulary of ", t.vocab_size);
+    // Only first-EOT pooling looks the id up; argmax pooling never uses it.
+    CLIPKIT_CHECK(t.pooling == TextPooling::kArgmax ||
+                      (t.eot_token_id >= 0 && t.eot_token_id < t.vocab_size),
+                  m, ": text eot_token_id ", t.eot_token_id, " is outside the vocabulary of ",
+                  t.vocab_size);
     CLIPKIT_CHECK(t.ln_eps > 0 && t.ln_eps < 1, m, ": text layer_norm_eps ", t.ln_eps,
                   " is not in (0, 1)");
     if (t.has_projection) check_positive(m, "embed_dim", c.embed_dim);

@@ -121,4 +121,12 @@ std::string hf_preprocessor_config_json(const ModelConfig& c);
 ModelConfig derive_openai_config(const std::map<std::string, Shape>& shapes,
                                  const std::string& label);
 
+// A text-only architecture derived from the shapes of a text tower as Stable Diffusion single
+// files store it: transformers names (`text_model.*`, CLIP ViT-L/14: QuickGELU, argmax pooling,
+// no projection) when `hf_names`, else OpenCLIP names (`transformer.resblocks.*`, the LAION
+// ViT-H/14 and ViT-bigG/14 towers: GELU, argmax pooling, projection when text_projection is
+// present). Heads are width / 64 as in every released tower; a width below 64 is an Error.
+ModelConfig derive_text_config(const std::map<std::string, Shape>& shapes, bool hf_names,
+                               const std::string& label);
+
 }  // namespace clipkit::io

@@ -106,4 +106,39 @@ ModelConfig derive_openai_config(const std::map<std::string, Shape>& s, const st
   return c;
 }
 
+ModelConfig derive_text_config(const std::map<std::string, Shape>& s, bool hf_names,
+                               const std::string& label) {
+  ModelConfig c;
+  c.name = label + " (text tower derived from tensor shapes)";
+  TextConfig t;
+  t.pooling = TextPooling::kArgmax;
+  if (hf_names) {
+    const Shape& tok = need(s, "text_model.embeddings.token_embedding.weight", label, 2);
+    t.vocab_size = int(tok[0]);
+    t.width = int(tok[1]);
+    t.context_length = int(need(s, "text_model.embeddings.position_embedding.weight", label, 2)[0]);
+    t.layers = count_distinct(s, "text_model.encoder.layers.", 3);
+    t.mlp_width = int(need(s, "text_model.encoder.layers.0.mlp.fc1.weight", label, 2)[0]);
+    t.activation = Activation::kQuickGelu;
+    t.has_projection = s.count("text_projection.weight") != 0;
+    if (t.has_projection) c.embed_dim = int(need(s, "text_projection.weight", label, 2)[0]);
+  } else {
+    const Shape& tok = need(s, "token_embedding.weight", label, 2);
+    t.vocab_size = int(tok[0]);
+    t.width = int(tok[1]);
+    t.context_length = int(need(s, "positional_embedding", label, 2)[0]);
+    t.layers = count_distinct(s, "transformer.resblocks.", 2);
+    t.mlp_width = int(need(s, "transformer.resblocks.0.mlp.c_fc.weight", label, 2)[0]);
+    t.activation = Activation::kGelu;
+    t.has_projection = s.count("text_projection") != 0;
+    if (t.has_projection) c.embed_dim = int(need(s, "text_projection", label, 2)[1]);
+  }
+  t.heads = t.width / 64;
+  CLIPKIT_CHECK(t.heads > 0, label, ": the text width ", t.width,
+                " gives 0 heads at 64 per head; this text tower's head count cannot be derived");
+  c.text = t;
+  validate_config(c);
+  return c;
+}
+
 }  // namespace clipkit::io
