@@ -7,6 +7,7 @@
 
 #include "clipkit/clipkit.h"
 #include "core/thread_pool.h"
+#include "image/batch.h"
 #include "image/preprocess.h"
 #include "model/clip_model.h"
 #include "ops/linear.h"
@@ -157,16 +158,10 @@ Tensor Clip::tokenize(const std::vector<std::string>& texts, bool truncate) cons
 }
 
 Tensor Clip::preprocess_files(const std::vector<std::string>& paths) const {
-  const int s = image_size();
-  Tensor pixels = Tensor::empty(DType::F32, {int64_t(paths.size()), 3, s, s});
-  float* out = pixels.data<float>();
-  ThreadPool::global().parallel_for(int64_t(paths.size()), [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) {
-      image::Preprocessed p = image::preprocess_file(paths[i], impl_->preprocess);
-      std::memcpy(out + i * 3 * s * s, p.pixels.data<float>(), sizeof(float) * 3 * s * s);
-    }
-  });
-  return pixels;
+  CLIPKIT_CHECK(has_vision(), impl_->path, " has no image tower");
+  image::BatchOptions bo;
+  bo.preprocess = impl_->preprocess;
+  return image::load_batch(paths, bo).pixels;
 }
 
 Embeddings Clip::embed_ids(const Tensor& ids, const EmbedOptions& o) const {
