@@ -14,7 +14,7 @@ PACKAGES=(
   # linear algebra
   libdnnl-dev libopenblas-dev
   # image codecs
-  libjpeg62-turbo-dev libpng-dev libwebp-dev libgif-dev libtiff-dev libheif-dev libexif-dev
+  libjpeg62-turbo-dev libpng-dev libwebp-dev libtiff-dev libheif-dev
   python3
 )
 # Benchmarks against the reference implementations (Debian's PyTorch, Pillow, numpy): only with
