@@ -27,6 +27,8 @@ char32_t byte_to_unicode(uint8_t b);
 // Inverse map; returns -1 for a code point that is not a byte symbol.
 int unicode_to_byte(char32_t cp);
 
+// An added token as tokenizers describes it. "single_word" is not supported (no CLIP tokenizer
+// sets it); such a token is matched anywhere.
 struct AddedToken {
   std::string content;
   int32_t id = -1;
