@@ -148,6 +148,12 @@ TEST(BadCheckpoint, MissingExtraMisshapedAndWrongDtype) {
   // num_batches_tracked counters are accepted and ignored.
   auto counters = edited_vit("counters", [](auto& t) { t.emplace_back("visual.bn1.num_batches_tracked", Tensor::zeros(DType::I64, {})); });
   EXPECT_NO_THROW(load_checkpoint(counters.string()));
+  // So are the scalar buffers of OpenAI's TorchScript releases, which build_model() deletes.
+  auto scalars = edited_vit("scalars", [](auto& t) {
+    for (const char* n : {"input_resolution", "context_length", "vocab_size"})
+      t.emplace_back(n, Tensor::zeros(DType::I64, {}));
+  });
+  EXPECT_NO_THROW(load_checkpoint(scalars.string()));
 }
 
 TEST(BadCheckpoint, WrongConfigForWeights) {

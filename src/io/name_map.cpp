@@ -244,7 +244,10 @@ std::map<std::string, std::string> canonical_to_hf(const ModelConfig& c) {
 }
 
 bool is_ignored_tensor(const std::string& name) {
-  return ends_with(name, "num_batches_tracked") || ends_with(name, "embeddings.position_ids");
+  // OpenAI's released TorchScript models also carry three scalar buffers that its build_model()
+  // deletes before loading the state dict.
+  return ends_with(name, "num_batches_tracked") || ends_with(name, "embeddings.position_ids") ||
+         name == "input_resolution" || name == "context_length" || name == "vocab_size";
 }
 
 namespace {

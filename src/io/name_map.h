@@ -50,7 +50,8 @@ std::map<std::string, std::string> canonical_to_openai(const ModelConfig& c);
 std::map<std::string, std::string> canonical_to_hf(const ModelConfig& c);
 
 // Buffers that are stored in some files but are not parameters (BatchNorm num_batches_tracked,
-// transformers' position_ids); loaders skip them.
+// transformers' position_ids, the input_resolution / context_length / vocab_size scalars of
+// OpenAI's TorchScript files); loaders skip them.
 bool is_ignored_tensor(const std::string& file_name);
 
 // Applies `rules` to a file's tensors: every rule's tensor must be present with the shape the
