@@ -405,6 +405,7 @@ class ModifiedResNet(nn.Module):
                 inplanes = planes * 4
             setattr(self, f"layer{s + 1}", nn.Sequential(*blocks))
         self.attnpool = AttentionPool2d(v.image_size // 32, w * 32, v.heads, embed_dim, **fk)
+        self.channels_last = False  # set by optimize_for_inference
 
     def stem(self, x: torch.Tensor) -> torch.Tensor:
         x = F.relu(self.bn1(self.conv1(x)), inplace=True)
@@ -415,6 +416,8 @@ class ModifiedResNet(nn.Module):
     def forward(self, pixels: torch.Tensor, project: bool = True) -> torch.Tensor:
         if not project:
             raise ValueError("ModifiedResNet has no unprojected pooled output")
+        if self.channels_last:
+            pixels = pixels.contiguous(memory_format=torch.channels_last)
         x = self.stem(pixels)
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         return self.attnpool(x)
@@ -528,13 +531,23 @@ def load_model(path: str, arch: Optional[str] = None) -> CLIP:
     return model.eval()
 
 
-def fuse_batchnorm(model: CLIP) -> None:
-    """Folds every eval-mode BatchNorm of the ResNet tower into the convolution before it
-    (PyTorch's own fuse_conv_bn_eval), the usual inference-time rewrite."""
-    from torch.nn.utils.fusion import fuse_conv_bn_eval
+def optimize_for_inference(model: CLIP, fuse_bn: bool = True, channels_last: bool = True) -> None:
+    """The usual inference-time rewrites of a ResNet in PyTorch (no effect on ViTs and text):
+    fold every eval-mode BatchNorm into the convolution before it (PyTorch's own
+    fuse_conv_bn_eval), and run the convolutions in channels-last layout, which oneDNN (PyTorch's
+    CPU convolution) prefers. Measured faster here at batch 1 and 16."""
     v = getattr(model, "visual", None)
     if not isinstance(v, ModifiedResNet):
         return
+    if fuse_bn:
+        _fuse_batchnorm(v)
+    if channels_last:
+        v.to(memory_format=torch.channels_last)
+        v.channels_last = True
+
+
+def _fuse_batchnorm(v: ModifiedResNet) -> None:
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
     pairs = [(v, "conv1", "bn1"), (v, "conv2", "bn2"), (v, "conv3", "bn3")]
     for m in v.modules():
         if isinstance(m, Bottleneck):
@@ -666,10 +679,8 @@ def cmd_bench(a: argparse.Namespace) -> int:
         return 0
 
     model = load_model(a.model, a.arch)
-    if a.fuse_bn:
-        fuse_batchnorm(model)
-    if a.channels_last and cfg.vision is not None and cfg.vision.is_resnet:
-        model.visual.to(memory_format=torch.channels_last)
+    optimize_for_inference(model, a.fuse_bn, a.channels_last)
+    result["resnet_fuse_bn"], result["resnet_channels_last"] = a.fuse_bn, a.channels_last
     if a.task == "image":
         if cfg.vision is None:
             raise SystemExit(f"{a.model}: the model has no image tower")
@@ -678,8 +689,6 @@ def cmd_bench(a: argparse.Namespace) -> int:
         if x.ndim != 4 or x.shape[1:] != (3, s, s) or x.shape[0] < a.batch or x.dtype != np.float32:
             raise SystemExit(f"{a.images}: need float32 [>={a.batch}, 3, {s}, {s}], got {x.dtype} {list(x.shape)}")
         inp = torch.from_numpy(np.ascontiguousarray(x[:a.batch]))
-        if a.channels_last and cfg.vision.is_resnet:
-            inp = inp.contiguous(memory_format=torch.channels_last)
         fwd = model.encode_image
         result["flops_per_item"] = image_flops(cfg)
     else:
@@ -764,9 +773,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     b.add_argument("--images", help="float32 .npy [N,3,S,S] of normalised pixels (random when absent)")
     b.add_argument("--tokens", help="int32 .npy [N,77] of token ids (random when absent)")
     b.add_argument("--dump", help="write the unnormalised embeddings [batch, D] as float32 .npy")
-    b.add_argument("--channels-last", action="store_true",
-                   help="run the ResNet tower in channels-last memory format")
-    b.add_argument("--fuse-bn", action="store_true",
+    b.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=True,
+                   help="run the ResNet tower's convolutions channels-last")
+    b.add_argument("--fuse-bn", action=argparse.BooleanOptionalAction, default=True,
                    help="fold the ResNet tower's BatchNorms into its convolutions")
     b.set_defaults(fn=cmd_bench)
 
