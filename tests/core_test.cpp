@@ -69,6 +69,16 @@ TEST(ThreadPool, CoversRangeAndPropagatesErrors) {
   EXPECT_EQ(n.load(), 5);
 }
 
+TEST(ThreadPool, NestedParallelForRunsInline) {
+  ThreadPool pool(2);
+  std::atomic<int64_t> total{0};
+  pool.parallel_for(8, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i)
+      pool.parallel_for(100, [&](int64_t bb, int64_t ee) { total += ee - bb; });
+  });
+  EXPECT_EQ(total.load(), 800);
+}
+
 TEST(Safetensors, RoundTripAndFixtureMetadata) {
   const std::string path = ::testing::TempDir() + "/rt.safetensors";
   Tensor a = Tensor::empty(DType::F32, {2, 2});

@@ -6,6 +6,12 @@
 
 namespace clipkit {
 
+namespace {
+// True on a pool's worker threads and on a thread running a parallel_for: a nested parallel_for
+// from such a thread runs inline instead of waiting for workers that may be busy with its caller.
+thread_local bool t_in_parallel_region = false;
+}  // namespace
+
 ThreadPool::ThreadPool(int threads) {
   if (threads <= 0) threads = int(std::max(1u, std::thread::hardware_concurrency()));
   for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { worker_loop(); });
@@ -21,6 +27,7 @@ ThreadPool::~ThreadPool() {
 }
 
 void ThreadPool::worker_loop() {
+  t_in_parallel_region = true;
   uint64_t seen = 0;
   std::unique_lock<std::mutex> lk(mu_);
   for (;;) {
@@ -50,10 +57,14 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64
   if (n <= 0) return;
   grain = std::max<int64_t>(1, grain);
   const int64_t max_chunks = std::min<int64_t>(size(), (n + grain - 1) / grain);
-  if (max_chunks <= 1 || workers_.empty()) {
+  if (max_chunks <= 1 || workers_.empty() || t_in_parallel_region) {
     fn(0, n);
     return;
   }
+  struct RegionGuard {
+    RegionGuard() { t_in_parallel_region = true; }
+    ~RegionGuard() { t_in_parallel_region = false; }
+  } region;
   std::lock_guard<std::mutex> call_lock(call_mu_);
   std::unique_lock<std::mutex> lk(mu_);
   job_ = &fn;

@@ -23,7 +23,8 @@ class ThreadPool {
 
   int size() const { return int(workers_.size()) + 1; }
 
-  // Calls fn(begin, end) over [0, n) in at most size() chunks of at least `grain` items.
+  // Calls fn(begin, end) over [0, n) in at most size() chunks of at least `grain` items. Called
+  // from inside a chunk (nested parallelism), it runs fn(0, n) inline on the calling thread.
   void parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn, int64_t grain = 1);
 
   // The process-wide pool (created on first use with CLIPKIT_THREADS or the hardware count).
