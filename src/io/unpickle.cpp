@@ -333,6 +333,8 @@ Value* Machine::apply(Value* callable, Value* args) {
   error("the global '" + g + "' cannot be called");
 }
 
+// One case per opcode: the function is long because the pickle instruction set is, and keeping
+// the dispatch in one switch makes the accepted subset auditable in one place.
 std::unique_ptr<Unpickled> Machine::run() {
   while (true) {
     op_pos_ = size_t(p_ - begin_);
