@@ -9,14 +9,14 @@
 
 #include "core/error.h"
 #include "text/clean.h"
-#include "text/unicode_utf8.h"
+#include "text/utf8.h"
 
 namespace {
 
 bool valid_utf8(std::string_view s) {
   for (std::size_t i = 0; i < s.size();) {
     char32_t cp = 0;
-    const int len = clipkit::text::unicode::decode_one(s, i, cp);
+    const int len = clipkit::text::decode_one(s, i, cp);
     if (len == 0) return false;
     i += static_cast<std::size_t>(len);
   }

@@ -6,7 +6,7 @@
 #include <string_view>
 
 #include "text/unicode_props.h"
-#include "text/unicode_utf8.h"
+#include "text/utf8.h"
 
 namespace clipkit::text {
 namespace {
@@ -17,7 +17,7 @@ char32_t code_point_at(std::string_view s, std::size_t i, std::size_t& len) {
   len = 1;
   if (b < 0x80) return b;
   char32_t cp = 0;
-  const int n = unicode::decode_one(s, i, cp);
+  const int n = decode_one(s, i, cp);
   if (n == 0) return 0xFFFD;
   len = static_cast<std::size_t>(n);
   return cp;

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <utility>
 
-#include "text/unicode_utf8.h"
+#include "text/utf8.h"
 
 namespace clipkit::text::ftfy {
 namespace {
@@ -61,7 +61,7 @@ bool decode_utf8_strict(std::string_view bytes, std::u32string& out) {
   std::size_t i = 0;
   while (i < bytes.size()) {
     char32_t cp = 0;
-    const int len = unicode::decode_one(bytes, i, cp);
+    const int len = decode_one(bytes, i, cp);
     if (len == 0) return false;
     out.push_back(cp);
     i += static_cast<std::size_t>(len);
@@ -103,7 +103,7 @@ bool decode_utf8_variants(std::string_view bytes, std::u32string& out) {
       continue;
     }
     char32_t cp = 0;
-    const int len = unicode::decode_one(bytes, i, cp);
+    const int len = decode_one(bytes, i, cp);
     if (len == 0) return false;
     out.push_back(cp);
     i += static_cast<std::size_t>(len);

@@ -17,7 +17,7 @@
 #include "text/ftfy_fixes.h"
 #include "text/unicode_nfc.h"
 #include "text/unicode_props.h"
-#include "text/unicode_utf8.h"
+#include "text/utf8.h"
 
 namespace clipkit::text {
 namespace {
@@ -85,7 +85,7 @@ std::string ftfy_fix_text(std::string_view text) {
   if (nothing_to_fix(text)) return std::string(text);
 
   std::u32string cps;
-  unicode::decode_utf8(text, cps);
+  decode_utf8(text, cps);
   std::u32string out;
   out.reserve(cps.size());
   bool unescape = true;
@@ -100,7 +100,7 @@ std::string ftfy_fix_text(std::string_view text) {
     pos = end;
   }
   std::string result;
-  unicode::append_utf8(result, out);
+  append_utf8(result, out);
   return result;
 }
 

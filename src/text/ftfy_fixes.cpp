@@ -6,7 +6,7 @@
 #include "text/clean.h"
 #include "text/ftfy_data.h"
 #include "text/unicode_props.h"
-#include "text/unicode_utf8.h"
+#include "text/utf8.h"
 
 namespace clipkit::text::ftfy {
 namespace {
@@ -31,14 +31,14 @@ void rewrite(std::u32string& text, Touch touch, F f) {
 void unescape_match(std::u32string_view match, std::u32string& out) {
   std::string ascii(match.begin(), match.end());  // the match is ASCII by construction
   if (const char* value = html::find_entity(kFtfyEntities, kFtfyEntities_size, ascii)) {
-    unicode::decode_utf8(value, out);
+    decode_utf8(value, out);
     return;
   }
   if (match[1] == '#') {
     // html.unescape decides; a ';' left over means it did not take the whole reference.
     const std::string decoded = html_unescape(ascii);
     if (decoded.find(';') == std::string::npos) {
-      unicode::decode_utf8(decoded, out);
+      decode_utf8(decoded, out);
       return;
     }
   }

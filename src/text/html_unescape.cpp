@@ -11,7 +11,7 @@
 #include "core/error.h"
 #include "text/clean.h"
 #include "text/html_entities.h"
-#include "text/unicode_utf8.h"
+#include "text/utf8.h"
 
 namespace clipkit::text {
 namespace html {
@@ -41,16 +41,16 @@ constexpr std::size_t kMaxLegacyName = 6;
 
 // Appends the text of numeric reference `num` (saturated above 0x10FFFF).
 void append_numeric(std::string& out, std::uint64_t num) {
-  if (num == 0x00) return unicode::append_utf8(out, 0xFFFD);
-  if (num == 0x0D) return unicode::append_utf8(out, 0x0D);
-  if (num >= 0x80 && num <= 0x9F) return unicode::append_utf8(out, kC1Charrefs[num - 0x80]);
-  if ((num >= 0xD800 && num <= 0xDFFF) || num > 0x10FFFF) return unicode::append_utf8(out, 0xFFFD);
+  if (num == 0x00) return append_utf8(out, 0xFFFD);
+  if (num == 0x0D) return append_utf8(out, 0x0D);
+  if (num >= 0x80 && num <= 0x9F) return append_utf8(out, kC1Charrefs[num - 0x80]);
+  if ((num >= 0xD800 && num <= 0xDFFF) || num > 0x10FFFF) return append_utf8(out, 0xFFFD);
   // Python's _invalid_codepoints vanish.
   if ((num >= 0x01 && num <= 0x08) || num == 0x0B || (num >= 0x0E && num <= 0x1F) || num == 0x7F ||
       (num >= 0xFDD0 && num <= 0xFDEF) || (num & 0xFFFE) == 0xFFFE) {
     return;
   }
-  unicode::append_utf8(out, static_cast<char32_t>(num));
+  append_utf8(out, static_cast<char32_t>(num));
 }
 
 bool is_ascii_digit(char c) { return c >= '0' && c <= '9'; }
@@ -107,7 +107,7 @@ std::size_t named_ref(std::string_view s, std::size_t start, std::string& out) {
   int count = 0;
   while (end < s.size() && count < 32 && !ends_name(static_cast<unsigned char>(s[end]))) {
     char32_t cp = 0;
-    const int len = unicode::decode_one(s, end, cp);
+    const int len = decode_one(s, end, cp);
     end += len > 0 ? static_cast<std::size_t>(len) : 1;
     ++count;
   }

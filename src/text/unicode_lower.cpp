@@ -5,7 +5,7 @@
 
 #include "text/clean.h"
 #include "text/unicode_props.h"
-#include "text/unicode_utf8.h"
+#include "text/utf8.h"
 
 namespace clipkit::text {
 namespace {
@@ -13,7 +13,7 @@ namespace {
 // The code point starting at s[i] and its length (an ill-formed byte reads as one U+FFFD).
 char32_t next_cp(std::string_view s, std::size_t i, std::size_t& len) {
   char32_t cp = 0;
-  const int n = unicode::decode_one(s, i, cp);
+  const int n = decode_one(s, i, cp);
   len = n > 0 ? static_cast<std::size_t>(n) : 1;
   return n > 0 ? cp : 0xFFFD;
 }
@@ -74,10 +74,10 @@ std::string python_lower(std::string_view text) {
     std::size_t len = 0;
     const char32_t c = next_cp(text, i, len);
     if (c == 0x3A3) {
-      unicode::append_utf8(out, lower_sigma(text, i));
+      append_utf8(out, lower_sigma(text, i));
     } else {
       const int n = unicode::lower_code_point(c, low);
-      for (int m = 0; m < n; ++m) unicode::append_utf8(out, low[m]);
+      for (int m = 0; m < n; ++m) append_utf8(out, low[m]);
     }
     i += len;
   }
