@@ -2,6 +2,8 @@
 // Every case must end in a clipkit::Error naming what is wrong, never a crash; the randomized
 // cases are bounded so that they run in CI (and under ASan/UBSan with -DCLIPKIT_SANITIZE=ON).
 #include <gtest/gtest.h>
+
+#include "testing.h"
 #include <zlib.h>
 
 #include <cstring>
@@ -22,24 +24,11 @@ using namespace clipkit::io;
 using namespace std::string_literals;  // "..."s keeps the NUL bytes of pickle programs
 namespace fs = std::filesystem;
 
+using clipkit::test_util::error_of;
+
 namespace {
 
 const std::string kData = CLIPKIT_TEST_DATA;
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
-#define EXPECT_ERROR(stmt, needle)                                          \
-  do {                                                                      \
-    const std::string msg_ = error_of([&] { stmt; });                       \
-    EXPECT_NE(msg_.find(needle), std::string::npos) << "message: " << msg_; \
-  } while (0)
 
 void write_bytes(const fs::path& p, const std::string& s) {
   std::ofstream out(p, std::ios::binary | std::ios::trunc);

@@ -1,6 +1,8 @@
 // Config files, presets and derivation from state-dict shapes.
 #include <gtest/gtest.h>
 
+#include "testing.h"
+
 #include "core/error.h"
 #include "core/mapped_file.h"
 #include "io/config.h"
@@ -10,24 +12,11 @@
 using namespace clipkit;
 using namespace clipkit::io;
 
+using clipkit::test_util::error_of;
+
 namespace {
 
 const std::string kData = CLIPKIT_TEST_DATA;
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
-#define EXPECT_ERROR(stmt, needle)                                          \
-  do {                                                                      \
-    const std::string msg_ = error_of([&] { stmt; });                       \
-    EXPECT_NE(msg_.find(needle), std::string::npos) << "message: " << msg_; \
-  } while (0)
 
 // A valid open_clip_config.json with fields added or replaced: each extra is a JSON fragment
 // (", \"key\": value") spliced in last, and the last duplicate key wins.

@@ -5,6 +5,8 @@
 // the ftfy clean-up, are in text_tokenizer_test.cpp.
 #include <gtest/gtest.h>
 
+#include "testing.h"
+
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -29,18 +31,11 @@ using namespace clipkit::text;
 using json = nlohmann::json;
 namespace fs = std::filesystem;
 
+using clipkit::test_util::read_jsonl;
+
 namespace {
 
 const std::string kData = CLIPKIT_TEST_DATA;
-
-std::vector<json> read_jsonl(const std::string& path) {
-  std::ifstream f(path);
-  std::vector<json> out;
-  std::string line;
-  while (std::getline(f, line))
-    if (!line.empty()) out.push_back(json::parse(line));
-  return out;
-}
 
 const std::vector<json>& cases() {
   static const std::vector<json> c = read_jsonl(kData + "/tokenizer/cases.jsonl");

@@ -3,6 +3,8 @@
 // tests/data/hf/tokenizer_cases.jsonl (transformers' CLIPTokenizer, and OpenAI's on the same
 // texts), plus invalid UTF-8 and added tokens in raw text.
 #include <gtest/gtest.h>
+
+#include "testing.h"
 #include <unistd.h>
 
 #include <atomic>
@@ -22,18 +24,11 @@ using namespace clipkit::text;
 using json = nlohmann::json;
 namespace fs = std::filesystem;
 
+using clipkit::test_util::read_jsonl;
+
 namespace {
 
 const std::string kData = CLIPKIT_TEST_DATA;
-
-std::vector<json> read_jsonl(const std::string& path) {
-  std::ifstream f(path);
-  std::vector<json> out;
-  std::string line;
-  while (std::getline(f, line))
-    if (!line.empty()) out.push_back(json::parse(line));
-  return out;
-}
 
 const std::vector<json>& cases() {
   static const std::vector<json> c = read_jsonl(kData + "/tokenizer/cases.jsonl");
