@@ -679,8 +679,9 @@ def cmd_bench(a: argparse.Namespace) -> int:
         return 0
 
     model = load_model(a.model, a.arch)
-    optimize_for_inference(model, a.fuse_bn, a.channels_last)
-    result["resnet_fuse_bn"], result["resnet_channels_last"] = a.fuse_bn, a.channels_last
+    if a.task == "image":  # the rewrites copy the ResNet's weights: only when the tower runs
+        optimize_for_inference(model, a.fuse_bn, a.channels_last)
+        result["resnet_fuse_bn"], result["resnet_channels_last"] = a.fuse_bn, a.channels_last
     if a.task == "image":
         if cfg.vision is None:
             raise SystemExit(f"{a.model}: the model has no image tower")
