@@ -31,7 +31,7 @@ Examples:
   /usr/bin/python3 bench/make_weights.py                       # all five, float32, into bench/models
   /usr/bin/python3 bench/make_weights.py ViT-H-14 ViT-bigG-14 --text-only
   /usr/bin/python3 bench/make_weights.py ViT-B-32 RN50 --dtype fp16
-  /usr/bin/python3 bench/make_weights.py ViT-L-14 --out /tmp/models --seed 7
+  /usr/bin/python3 bench/make_weights.py ViT-L-14 --out other-models --seed 7
 """
 from __future__ import annotations
 
