@@ -16,8 +16,18 @@ namespace {
 
 const std::string kData = CLIPKIT_TEST_DATA;
 
+// A path in the test temp folder unique to the running test: ctest runs the cases of this file as
+// separate processes in parallel, so fixed names would collide.
+std::string temp_path(const std::string& name) {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::string id = std::string(info->test_suite_name()) + "." + info->name();
+  for (char& c : id)
+    if (c == '/') c = '_';
+  return ::testing::TempDir() + "/" + id + "." + name;
+}
+
 int run(const std::string& args, std::string* err = nullptr) {
-  const std::string errfile = ::testing::TempDir() + "/cli_err.txt";
+  const std::string errfile = temp_path("stderr.txt");
   const int rc = std::system((std::string(CLIPKIT_BINARY) + " " + args + " 2>" + errfile).c_str());
   if (err) {
     std::ifstream in(errfile);
@@ -54,7 +64,7 @@ class CliEmbed : public ::testing::TestWithParam<Case> {};
 TEST_P(CliEmbed, MatchesOpenAIFromTextsAndImageFiles) {
   const Case c = GetParam();
   const auto g = io::SafetensorsFile::open(kData + "/goldens/" + c.golden);
-  const std::string out = ::testing::TempDir() + "/emb.safetensors";
+  const std::string out = temp_path("emb.safetensors");
   // Prompts 0 and 1 of the golden file; images 1 (chelsea.png) and 2 (rocket.jpg).
   const std::string args = "embed --model " + kData + "/models/" + c.model +
                            " --text 'a photo of a cat'"
@@ -84,24 +94,24 @@ INSTANTIATE_TEST_SUITE_P(Models, CliEmbed,
 
 TEST(CliEmbedErrors, ClearMessages) {
   std::string err;
-  EXPECT_EQ(run("embed --model " + kData + "/models/tiny_vit --text x -o /tmp/x.txt", &err), 1);
+  EXPECT_EQ(run("embed --model " + kData + "/models/tiny_vit --text x -o " + temp_path("x.txt"), &err), 1);
   EXPECT_NE(err.find(".safetensors, .npy or .jsonl"), std::string::npos) << err;
-  EXPECT_EQ(run("embed --model " + kData + "/models/tiny_vit --image /no/such.png -o /tmp/x.npy", &err), 1);
+  EXPECT_EQ(run("embed --model " + kData + "/models/tiny_vit --image /no/such.png -o " + temp_path("x.npy"), &err), 1);
   EXPECT_NE(err.find("/no/such.png"), std::string::npos) << err;
-  EXPECT_EQ(run("embed --model /no/such/model --text x -o /tmp/x.npy", &err), 1);
+  EXPECT_EQ(run("embed --model /no/such/model --text x -o " + temp_path("x.npy"), &err), 1);
   EXPECT_NE(err.find("/no/such/model"), std::string::npos) << err;
-  EXPECT_EQ(run("embed --model " + kData + "/models/tiny_vit -o /tmp/x.npy", &err), 1);
+  EXPECT_EQ(run("embed --model " + kData + "/models/tiny_vit -o " + temp_path("x.npy"), &err), 1);
   EXPECT_NE(err.find("nothing to embed"), std::string::npos) << err;
 }
 
 TEST(CliEmbedOutputs, NpyAndJsonl) {
-  const std::string npy = ::testing::TempDir() + "/t.npy";
+  const std::string npy = temp_path("t.npy");
   ASSERT_EQ(run("embed --model " + kData + "/models/tiny_vit --text 'a photo of a cat' -o " + npy), 0);
   const Tensor t = io::read_npy(npy);
   ASSERT_EQ(t.shape(), (Shape{1, 24}));
   const auto g = io::SafetensorsFile::open(kData + "/goldens/tiny_vit.safetensors");
   EXPECT_LT(rel_err_normalized(t, 0, g.get("text_embeds"), 0), 1e-5);
-  const std::string jl = ::testing::TempDir() + "/t.jsonl";
+  const std::string jl = temp_path("t.jsonl");
   ASSERT_EQ(run("embed --model " + kData + "/models/tiny_vit --text 'say \"hi\"' -o " + jl), 0);
   std::ifstream in(jl);
   std::string line;
