@@ -6,16 +6,13 @@
 #include <memory>
 
 #include "core/error.h"
+#include "text/unicode_props.h"
 #include "text/utf8.h"
 
 namespace clipkit::text {
 namespace {
 
-bool is_white_space(char32_t cp) {
-  if (cp <= 0x20) return cp == 0x20 || (cp >= 0x09 && cp <= 0x0D);
-  return cp == 0x85 || cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) ||
-         cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000;
-}
+using unicode::is_white_space;  // Unicode White_Space, as `\s` in the regex module
 
 std::string nfc(std::string_view text) {
   // Pure ASCII is already in NFC.

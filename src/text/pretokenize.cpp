@@ -5,18 +5,13 @@
 #include <array>
 
 #include "core/error.h"
+#include "text/unicode_props.h"
 #include "text/utf8.h"
 
 namespace clipkit::text {
 namespace {
 
-bool is_white_space(char32_t cp) {
-  // Unicode White_Space, the set `\s` means in the regex module and in Oniguruma.
-  if (cp <= 0x20) return cp == 0x20 || (cp >= 0x09 && cp <= 0x0D);
-  if (cp < 0x85) return false;
-  return cp == 0x85 || cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) ||
-         cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000;
-}
+using unicode::is_white_space;  // Unicode White_Space, as `\s` in the regex module
 
 CharClass classify(char32_t cp, PatternCase mode) {
   if (is_white_space(cp)) return CharClass::space;
