@@ -10,14 +10,6 @@
 
 #include "core/error.h"
 
-// The references compute each multiply and add separately; with -march=native a compiler would
-// fuse u - 255 * mean into one rounding and change the last bit.
-#if defined(__clang__)
-#pragma clang fp contract(off)
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
-#endif
-
 namespace clipkit::image {
 namespace {
 

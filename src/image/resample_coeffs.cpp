@@ -12,14 +12,6 @@
 
 #include "core/error.h"
 
-// Pillow is built without fused multiply-add contraction (x86-64 baseline); with -march=native a
-// compiler would fuse a*b+c in the filter polynomials and change weights in the last bit.
-#if defined(__clang__)
-#pragma clang fp contract(off)
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
-#endif
-
 namespace clipkit::image::detail {
 namespace {
 

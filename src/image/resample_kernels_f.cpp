@@ -8,13 +8,6 @@
 
 #include "image/resample_kernels.h"
 
-// Pillow's sums are separate multiplies and adds; a fused multiply-add would change the last bit.
-#if defined(__clang__)
-#pragma clang fp contract(off)
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
-#endif
-
 namespace clipkit::image::detail {
 namespace {
 
