@@ -72,6 +72,8 @@ const VisionEncoder& ClipModel::vision() const {
 
 void ClipModel::set_backend(BackendKind kind, cpu::GemmLibrary gemm) {
   backend_ = &get_backend(kind, gemm);
+  if (text_) text_->prepare(*backend_);
+  if (vision_) vision_->prepare(*backend_);
 }
 
 TextOutputs ClipModel::encode_text(const Tensor& ids, const TextOptions& opts) const {

@@ -25,7 +25,7 @@ Tensor contiguous_conv(Tensor t) { return t.is_contiguous() ? t : t.contiguous()
 Tensor fused_view(const Tensor& first, int64_t rows_total, const Shape& tail) {
   Shape s{rows_total};
   s.insert(s.end(), tail.begin(), tail.end());
-  Tensor t = Tensor::view(first.owner(), first.raw(), DType::F32, s);
+  Tensor t = Tensor::view(first.owner(), first.raw(), first.dtype(), s);
   return t.set_name(first.name() + " (fused q/k/v)");
 }
 }  // namespace
@@ -45,13 +45,35 @@ Tensor ParamResolver::get(const std::string& name, const Shape& shape) {
   return out;
 }
 
+Tensor ParamResolver::get_stored(const std::string& name, const Shape& shape,
+                                 std::initializer_list<DType> allowed) {
+  auto it = params_.find(name);
+  CLIPKIT_CHECK(it != params_.end(), label_, ": missing parameter '", name, "' (expected shape ",
+                shape_str(shape), ")");
+  Tensor t = it->second;
+  CLIPKIT_CHECK(t.shape() == shape, label_, ": parameter '", name, "' has shape ",
+                shape_str(t.shape()), ", expected ", shape_str(shape));
+  bool ok = false;
+  std::string names;
+  for (DType d : allowed) {
+    ok = ok || t.dtype() == d;
+    names += (names.empty() ? "" : ", ") + std::string(dtype_name(d));
+  }
+  CLIPKIT_CHECK(ok, label_, ": parameter '", name, "' has dtype ", dtype_name(t.dtype()),
+                ", expected one of ", names);
+  t.set_name(name);
+  return t;
+}
+
 LayerNormParams ParamResolver::layernorm(const std::string& p, int64_t w) {
   return {get(p + ".weight", {w}), get(p + ".bias", {w})};
 }
 
 LinearParams ParamResolver::linear(const std::string& p, int64_t out, int64_t in, bool bias) {
   LinearParams l;
-  l.weight = get(p + ".weight", {out, in});
+  l.weight = get_stored(p + ".weight", {out, in}, {DType::F32, DType::F16, DType::BF16, DType::I8});
+  // Int8 weights (written by `clipkit quantize`) carry one float scale per output row.
+  if (l.weight.dtype() == DType::I8) l.scale = get(p + ".weight_scale", {out});
   if (bias) l.bias = get(p + ".bias", {out});
   return l;
 }
@@ -61,37 +83,68 @@ BatchNormParams ParamResolver::batchnorm(const std::string& p, int64_t c) {
           get(p + ".running_var", {c})};
 }
 
+BlockParams ParamResolver::finish_block(BlockParams& b, const std::string& p, int64_t w, int64_t m) {
+  const std::string a = p + "attn.";
+  b.out_proj = linear(a + "out_proj", w, w);
+  b.fc1 = linear(p + "mlp.fc1", m, w);
+  b.fc2 = linear(p + "mlp.fc2", w, m);
+  return b;
+}
+
 BlockParams ParamResolver::block(const std::string& p, int64_t w, int64_t m) {
   BlockParams b;
   b.ln_1 = layernorm(p + "ln_1", w);
   b.ln_2 = layernorm(p + "ln_2", w);
   const std::string a = p + "attn.";
-  // 16-bit q/k/v are converted into one [3W, W] buffer so they can share a GEMM; float32 ones
-  // share one when the checkpoint stores them fused.
-  const Tensor& q16 = params_.count(a + "q_proj.weight") ? params_.at(a + "q_proj.weight") : Tensor();
-  if (q16.defined() && q16.dtype() != DType::F32) {
-    Tensor w3 = Tensor::empty(DType::F32, {3 * w, w}), b3 = Tensor::empty(DType::F32, {3 * w});
-    const char* names[3] = {"q", "k", "v"};
-    LinearParams* dst[3] = {&b.q, &b.k, &b.v};
-    for (int i = 0; i < 3; ++i) {
-      LinearParams l = linear(a + names[i] + "_proj", w, w);
-      std::memcpy(w3.data<float>() + i * w * w, l.weight.data<float>(), size_t(w * w) * 4);
-      std::memcpy(b3.data<float>() + i * w, l.bias.data<float>(), size_t(w) * 4);
-      dst[i]->weight = w3.slice(0, i * w, (i + 1) * w).set_name(l.weight.name());
-      dst[i]->bias = b3.slice(0, i * w, (i + 1) * w).set_name(l.bias.name());
+  b.q = linear(a + "q_proj", w, w);
+  b.k = linear(a + "k_proj", w, w);
+  b.v = linear(a + "v_proj", w, w);
+  const DType dt = b.q.weight.dtype();
+  CLIPKIT_CHECK(b.k.weight.dtype() == dt && b.v.weight.dtype() == dt, label_, ": ", a,
+                "{q,k,v}_proj.weight have different dtypes");
+  const bool int8 = dt == DType::I8;
+  // One [3W, ...] tensor from three: a view when they sit back to back in memory (OpenAI's
+  // in_proj), else one copy of 16-bit or int8 weights in their stored precision. Separate float32
+  // weights stay separate (three GEMMs reading the mapped file rather than a copy).
+  const bool copy_ok = dt != DType::F32;
+  auto fuse = [&](const Tensor& x, const Tensor& y, const Tensor& z, const Shape& tail,
+                  const std::string& name) {
+    if (adjacent(x, y, z)) return fused_view(x, 3 * w, tail);
+    if (!copy_ok) return Tensor();
+    Shape shape{3 * w};
+    shape.insert(shape.end(), tail.begin(), tail.end());
+    Tensor out = Tensor::empty(x.dtype(), shape);
+    char* dst = static_cast<char*>(out.raw());
+    for (const Tensor* t : {&x, &y, &z}) {
+      const Tensor c = t->contiguous();
+      std::memcpy(dst, c.raw(), c.nbytes());
+      dst += c.nbytes();
     }
-    b.qkv = {w3.set_name(a + "{q,k,v}_proj.weight"), b3.set_name(a + "{q,k,v}_proj.bias")};
-  } else {
-    b.q = linear(a + "q_proj", w, w);
-    b.k = linear(a + "k_proj", w, w);
-    b.v = linear(a + "v_proj", w, w);
-    if (adjacent(b.q.weight, b.k.weight, b.v.weight) && adjacent(b.q.bias, b.k.bias, b.v.bias))
-      b.qkv = {fused_view(b.q.weight, 3 * w, {w}), fused_view(b.q.bias, 3 * w, {})};
+    return out.set_name(name);
+  };
+  b.qkv.weight = fuse(b.q.weight, b.k.weight, b.v.weight, {w}, a + "{q,k,v}_proj.weight");
+  if (!b.qkv.weight.defined()) return finish_block(b, p, w, m);
+  b.qkv.bias = fuse(b.q.bias, b.k.bias, b.v.bias, {}, a + "{q,k,v}_proj.bias");
+  if (!b.qkv.bias.defined()) {  // biases apart while the weights are fused: copy the small ones
+    b.qkv.bias = Tensor::empty(DType::F32, {3 * w});
+    for (int i = 0; i < 3; ++i)
+      std::memcpy(b.qkv.bias.data<float>() + i * w, (i == 0 ? b.q : i == 1 ? b.k : b.v).bias.contiguous().raw(),
+                  size_t(w) * sizeof(float));
   }
-  b.out_proj = linear(a + "out_proj", w, w);
-  b.fc1 = linear(p + "mlp.fc1", m, w);
-  b.fc2 = linear(p + "mlp.fc2", w, m);
-  return b;
+  if (int8) b.qkv.scale = fuse(b.q.scale, b.k.scale, b.v.scale, {}, a + "{q,k,v}_proj.weight_scale");
+  if (int8 && !b.qkv.scale.defined()) {
+    b.qkv.scale = Tensor::empty(DType::F32, {3 * w});
+    for (int i = 0; i < 3; ++i)
+      std::memcpy(b.qkv.scale.data<float>() + i * w, (i == 0 ? b.q : i == 1 ? b.k : b.v).scale.contiguous().raw(),
+                  size_t(w) * sizeof(float));
+  }
+  LinearParams* dst[3] = {&b.q, &b.k, &b.v};
+  for (int i = 0; i < 3; ++i) {
+    dst[i]->weight = b.qkv.weight.slice(0, i * w, (i + 1) * w).set_name(dst[i]->weight.name());
+    dst[i]->bias = b.qkv.bias.slice(0, i * w, (i + 1) * w).set_name(dst[i]->bias.name());
+    if (int8) dst[i]->scale = b.qkv.scale.slice(0, i * w, (i + 1) * w);
+  }
+  return finish_block(b, p, w, m);
 }
 
 TextParams resolve_text(ParamResolver& r, const io::TextConfig& c, int embed_dim) {

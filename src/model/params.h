@@ -16,6 +16,7 @@
 #include "core/tensor.h"
 #include "io/checkpoint.h"
 #include "io/config.h"
+#include "ops/linear.h"
 
 namespace clipkit::model {
 
@@ -23,17 +24,24 @@ struct LayerNormParams {
   Tensor weight, bias;  // [W]
 };
 
-struct LinearParams {
-  Tensor weight;  // [out, in]
-  Tensor bias;    // [out]
-};
+// A linear layer: weight [out, in] in its stored precision (F32 views into the checkpoint; F16 and
+// BF16 kept as 16-bit, widened by the kernels; I8 with a per-row scale), bias [out] as F32, and
+// the backend's prepared form of the weight (made by the encoders' prepare()).
+using LinearParams = ops::LinearWeight;
 
 struct BlockParams {
   LayerNormParams ln_1, ln_2;
+  // q, k and v as one [3W, W] weight and [3W] bias, so the three projections are one GEMM: a view
+  // when the checkpoint stores them back to back (OpenAI's in_proj), else a copy in their stored
+  // precision. q, k, v are row blocks of it.
   LinearParams q, k, v, out_proj, fc1, fc2;
-  // q, k and v as one [3W, W] weight and [3W] bias when they are adjacent in memory (OpenAI's
-  // in_proj, or converted copies), so the three projections are one GEMM; undefined otherwise.
   LinearParams qkv;
+
+  // Every linear layer that the forward pass runs: qkv (or q, k, v when apart), out_proj, fc1, fc2.
+  std::vector<LinearParams*> linears() {
+    if (qkv.weight.defined()) return {&qkv, &out_proj, &fc1, &fc2};
+    return {&q, &k, &v, &out_proj, &fc1, &fc2};
+  }
 };
 
 struct TextParams {
@@ -83,6 +91,8 @@ class ParamResolver {
 
   // The tensor `name` with exactly `shape`, as float32 (a view when already F32).
   Tensor get(const std::string& name, const Shape& shape);
+  // The tensor `name` with exactly `shape` in its stored precision, which must be one of `allowed`.
+  Tensor get_stored(const std::string& name, const Shape& shape, std::initializer_list<DType> allowed);
   bool has(const std::string& name) const { return params_.count(name) != 0; }
 
   LayerNormParams layernorm(const std::string& prefix, int64_t width);
@@ -91,6 +101,9 @@ class ParamResolver {
   BlockParams block(const std::string& prefix, int64_t width, int64_t mlp_width);
 
  private:
+  // The attention output and MLP layers of a block.
+  BlockParams finish_block(BlockParams& b, const std::string& prefix, int64_t width, int64_t mlp_width);
+
   const std::map<std::string, Tensor>& params_;
   std::string label_;
 };

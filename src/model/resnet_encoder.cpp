@@ -74,6 +74,11 @@ Tensor to_nchw(const Feature& f) { return f.nchw().contiguous(); }
 ResNetEncoder::ResNetEncoder(io::VisionConfig config, ResNetParams params)
     : config_(std::move(config)), params_(std::move(params)) {}
 
+void ResNetEncoder::prepare(ops::Backend& be) {
+  for (LinearParams* l : {&params_.attnpool_q, &params_.attnpool_k, &params_.attnpool_v, &params_.attnpool_c})
+    l->prepare(be);
+}
+
 VisionOutputs ResNetEncoder::forward(ops::Backend& be, const Tensor& pixels,
                                      const VisionOptions& opts, ops::Workspace& ws) const {
   const int64_t n = check_pixels(pixels, config_);
@@ -134,15 +139,15 @@ VisionOutputs ResNetEncoder::forward(ops::Backend& be, const Tensor& pixels,
   const Tensor query_in = Tensor::view(tokens.owner(), tokens.raw(), DType::F32, {n, c}, {t * c, 1});
   Tensor q = ws.alloc({n, 1, c}), k = ws.alloc({n, t, c}), v = ws.alloc({n, t, c});
   Tensor q2 = q.reshape({n, c}), k2 = k.reshape({n * t, c}), v2 = v.reshape({n * t, c});
-  ops::linear(be, query_in, params_.attnpool_q.weight, &params_.attnpool_q.bias, q2);
-  ops::linear(be, token_rows, params_.attnpool_k.weight, &params_.attnpool_k.bias, k2);
-  ops::linear(be, token_rows, params_.attnpool_v.weight, &params_.attnpool_v.bias, v2);
+  ops::linear(be, query_in, params_.attnpool_q, q2);
+  ops::linear(be, token_rows, params_.attnpool_k, k2);
+  ops::linear(be, token_rows, params_.attnpool_v, v2);
   Tensor attn = ws.alloc({n, 1, c});
   ops::AttentionOptions ao;
   ao.heads = config_.heads;
   ops::attention(be, q, k, v, attn, ao);
   out.pooled = Tensor::empty(DType::F32, {n, params_.attnpool_c.weight.dim(0)});
-  ops::linear(be, attn.reshape({n, c}), params_.attnpool_c.weight, &params_.attnpool_c.bias, out.pooled);
+  ops::linear(be, attn.reshape({n, c}), params_.attnpool_c, out.pooled);
   out.embeds = out.pooled;
   return out;
 }

@@ -21,6 +21,7 @@ class ResNetEncoder : public VisionEncoder {
   ResNetEncoder(io::VisionConfig config, ResNetParams params);
   const io::VisionConfig& config() const override { return config_; }
   const ResNetParams& params() const { return params_; }
+  void prepare(ops::Backend& be) override;
   VisionOutputs forward(ops::Backend& be, const Tensor& pixels, const VisionOptions& opts,
                         ops::Workspace& ws) const override;
 

@@ -57,6 +57,11 @@ Tensor TextEncoder::final_layer_norm(ops::Backend& be, const Tensor& x) const {
   return y;
 }
 
+void TextEncoder::prepare(ops::Backend& be) {
+  for (BlockParams& b : params_.blocks)
+    for (LinearParams* l : b.linears()) l->prepare(be);
+}
+
 TextOutputs TextEncoder::forward(ops::Backend& be, const Tensor& ids_in, const TextOptions& opts,
                                  ops::Workspace& ws) const {
   CLIPKIT_CHECK((ids_in.dtype() == DType::I32 || ids_in.dtype() == DType::I64) && ids_in.ndim() == 2,

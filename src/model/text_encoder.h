@@ -47,6 +47,8 @@ class TextEncoder {
   const io::TextConfig& config() const { return config_; }
   const TextParams& params() const { return params_; }
 
+  // Arranges the weights for backend `be` (see VisionEncoder::prepare).
+  void prepare(ops::Backend& be);
   // ids: I32 or I64 [N, L] with 1 <= L <= context_length.
   TextOutputs forward(ops::Backend& be, const Tensor& ids, const TextOptions& opts,
                       ops::Workspace& ws) const;

@@ -26,12 +26,12 @@ void run_block(ops::Backend& be, const BlockParams& p, const Tensor& in, Tensor&
   ops::layernorm(be, x, p.ln_1.weight, p.ln_1.bias, o.ln_eps, ln);
   Tensor qkv = s.qkv.slice(0, 0, rows);
   if (p.qkv.weight.defined()) {
-    ops::linear(be, ln, p.qkv.weight, &p.qkv.bias, qkv);
+    ops::linear(be, ln, p.qkv, qkv);
   } else {
     const LinearParams* proj[3] = {&p.q, &p.k, &p.v};
     for (int i = 0; i < 3; ++i) {
       Tensor part = qkv.slice(1, i * w, (i + 1) * w);
-      ops::linear(be, ln, proj[i]->weight, &proj[i]->bias, part);
+      ops::linear(be, ln, *proj[i], part);
     }
   }
   const Tensor qkv3 = qkv.reshape({n, t, 3 * w});
@@ -43,14 +43,13 @@ void run_block(ops::Backend& be, const BlockParams& p, const Tensor& in, Tensor&
   ao.key_mask = o.key_mask;
   ops::attention(be, qkv3.slice(2, 0, w), qkv3.slice(2, w, 2 * w), qkv3.slice(2, 2 * w, 3 * w), attn3,
                  ao);
-  ops::linear(be, attn, p.out_proj.weight, &p.out_proj.bias, x, /*beta=*/1.0f);  // x += ...
+  ops::linear(be, attn, p.out_proj, x, ops::Act::kIdentity, /*accumulate=*/true);  // x += ...
 
   // MLP half.
   ops::layernorm(be, x, p.ln_2.weight, p.ln_2.bias, o.ln_eps, ln);
   Tensor h = s.mlp.slice(0, 0, rows);
-  ops::linear(be, ln, p.fc1.weight, &p.fc1.bias, h);
-  ops::activation(be, o.act, h, h);
-  ops::linear(be, h, p.fc2.weight, &p.fc2.bias, x, /*beta=*/1.0f);  // x += ...
+  ops::linear(be, ln, p.fc1, h, o.act);  // the activation is the GEMM's epilogue
+  ops::linear(be, h, p.fc2, x, ops::Act::kIdentity, /*accumulate=*/true);  // x += ...
 }
 
 }  // namespace clipkit::model

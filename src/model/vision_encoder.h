@@ -44,6 +44,9 @@ class VisionEncoder {
   // pixels: F32 [N, 3, S, S] (any strides) with S = image_size.
   virtual VisionOutputs forward(ops::Backend& be, const Tensor& pixels, const VisionOptions& opts,
                                 ops::Workspace& ws) const = 0;
+  // Arranges the weights for backend `be` (packed or quantised forms); forward passes on `be`
+  // use them. Called by ClipModel whenever its backend is set.
+  virtual void prepare(ops::Backend& be) = 0;
 };
 
 // Checks a pixel batch against the config; returns N.

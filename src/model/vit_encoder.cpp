@@ -21,6 +21,11 @@ int64_t check_pixels(const Tensor& pixels, const io::VisionConfig& c) {
 VitEncoder::VitEncoder(io::VisionConfig config, VitParams params)
     : config_(std::move(config)), params_(std::move(params)) {}
 
+void VitEncoder::prepare(ops::Backend& be) {
+  for (BlockParams& b : params_.blocks)
+    for (LinearParams* l : b.linears()) l->prepare(be);
+}
+
 VisionOutputs VitEncoder::forward(ops::Backend& be, const Tensor& pixels, const VisionOptions& opts,
                                   ops::Workspace& ws) const {
   const int64_t n = check_pixels(pixels, config_);

@@ -15,6 +15,7 @@ class VitEncoder : public VisionEncoder {
   VitEncoder(io::VisionConfig config, VitParams params);
   const io::VisionConfig& config() const override { return config_; }
   const VitParams& params() const { return params_; }
+  void prepare(ops::Backend& be) override;
   VisionOutputs forward(ops::Backend& be, const Tensor& pixels, const VisionOptions& opts,
                         ops::Workspace& ws) const override;
 

@@ -14,7 +14,11 @@
 //  - Kernels are deterministic for a given backend and thread count.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <memory>
+
+#include "core/dtype.h"
 
 namespace clipkit::ops {
 
@@ -106,6 +110,56 @@ struct BasicIm2ColArgs {
 };
 using Im2ColArgs = BasicIm2ColArgs<float>;
 
+// ---- linear layers ------------------------------------------------------------------------
+// A linear layer's weight as the kernels read it: W [N, K] (out, in), element (n, k) at
+// data[n * row_stride + k * col_stride], in the precision it is stored in:
+//  - F32, F16, BF16: computed in float32 (16-bit values widen exactly, so a 16-bit weight gives
+//    the same result as its float32 copy; it only takes half the memory).
+//  - I8: q[n, k] in [-127, 127] with one float32 scale per output row, w = q * scale[n]. Computed
+//    with 8-bit integer products as specified at Backend::linear.
+struct WeightRef {
+  const void* data = nullptr;
+  DType dtype = DType::F32;
+  int64_t rows = 0, cols = 0;  // N, K
+  int64_t row_stride = 0, col_stride = 1;
+  const float* scale = nullptr;  // [N], I8 only
+};
+
+// A backend's own arrangement of a weight (packed panels, row sums, a converted copy), made once
+// when a model is built and passed back with every call. Opaque outside the backend.
+class PreparedWeight {
+ public:
+  virtual ~PreparedWeight() = default;
+  // Memory it holds beyond the original weight, for reports.
+  virtual size_t bytes() const = 0;
+};
+
+// y = act(x W^T + bias), or with `accumulate` y += act(x W^T + bias) (a residual branch).
+// x [M, K] row stride ldx, y [M, N] row stride ldy; bias [N] or null; `prepared` is null or what
+// this backend's prepare_linear returned for `w`.
+//
+// Int8 weights (w.dtype == I8) compute with per-row ("per-token") dynamic activation quantisation,
+// the same in every backend so that results can be compared exactly:
+//   lo = min(0, min_k x[m,k]),  hi = max(0, max_k x[m,k])
+//   hi == lo:  every q[m,k] = 0, s_x = 1, z = 0
+//   else:      inv = 127 / (hi - lo),  s_x = (hi - lo) / 127,  z = rint(-lo * inv)
+//              q[m,k] = clamp(rint(x[m,k] * inv) + z, 0, 127)          (7-bit unsigned)
+//   acc[m,n] = sum_k q[m,k] * qw[n,k]            (exact in int32)
+//   y = float(acc - z * sum_k qw[n,k]) * (s_x * scale[n]) + bias[n]   (float32, in this order)
+// rint rounds half to even. Activations use 7 bits so that two products of a pair never exceed
+// the int16 range of AVX2's u8 x s8 multiply-add (2 * 127 * 127 < 32768).
+struct LinearArgs {
+  const float* x = nullptr;
+  int64_t m = 0, ldx = 0;
+  WeightRef w;
+  const PreparedWeight* prepared = nullptr;
+  const float* bias = nullptr;
+  Act act = Act::kIdentity;
+  bool accumulate = false;
+  float* y = nullptr;
+  int64_t ldy = 0;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -120,6 +174,15 @@ class Backend {
   // out[c] (+)= sum_r x[r * ldx + c] over rows: the bias gradient of a linear layer.
   virtual void col_sum(const float* x, int64_t rows, int64_t cols, int64_t ldx, float* out,
                        bool accumulate) = 0;
+
+  // The linear layer above. Every backend computes all weight types.
+  virtual void linear(const LinearArgs& args) = 0;
+  // A prepared form of `w` for this backend, or null when it reads weights as they are. The
+  // weight's memory must outlive the result.
+  virtual std::shared_ptr<const PreparedWeight> prepare_linear(const WeightRef& w) {
+    (void)w;
+    return nullptr;
+  }
 
   // ---- normalisation ------------------------------------------------------------------------
   // Per row r of x [rows, cols] (row stride ldx; y row stride ldy):

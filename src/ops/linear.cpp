@@ -32,6 +32,62 @@ void linear(Backend& be, const Tensor& x, const Tensor& w, const Tensor* bias, T
   be.gemm(Mat::rows_of(x.data<float>(), m, k, ldx), mw.t(), y.data<float>(), ldy, 1.0f, beta, b);
 }
 
+namespace {
+WeightRef weight_ref(const LinearWeight& lw) {
+  const Tensor& w = lw.weight;
+  CLIPKIT_CHECK(w.defined() && w.ndim() == 2, "linear: weight must be a 2-D tensor, got ",
+                w.defined() ? shape_str(w.shape()) : std::string("nothing"));
+  const DType dt = w.dtype();
+  CLIPKIT_CHECK(dt == DType::F32 || dt == DType::F16 || dt == DType::BF16 || dt == DType::I8,
+                "linear: weight ", describe("weight", w), " has dtype ", dtype_name(dt),
+                ", expected F32, F16, BF16 or I8");
+  CLIPKIT_CHECK(w.strides()[0] == 1 || w.strides()[1] == 1, "linear: weight ",
+                describe("weight", w), " has strides ", shape_str(w.strides()),
+                " without a unit stride");
+  WeightRef r;
+  r.data = w.raw();
+  r.dtype = dt;
+  r.rows = w.dim(0);
+  r.cols = w.dim(1);
+  r.row_stride = w.strides()[0];
+  r.col_stride = w.strides()[1];
+  if (dt == DType::I8) {
+    CLIPKIT_CHECK(lw.scale.defined() && lw.scale.dtype() == DType::F32 &&
+                      lw.scale.shape() == Shape({r.rows}) && lw.scale.is_contiguous(),
+                  "linear: int8 weight ", describe("weight", w), " needs a contiguous F32 scale [",
+                  r.rows, "]");
+    CLIPKIT_CHECK(r.col_stride == 1, "linear: int8 weight ", describe("weight", w),
+                  " needs contiguous rows");
+    r.scale = lw.scale.data<float>();
+  }
+  return r;
+}
+}  // namespace
+
+void LinearWeight::prepare(Backend& be) { prepared = be.prepare_linear(weight_ref(*this)); }
+
+void linear(Backend& be, const Tensor& x, const LinearWeight& lw, Tensor& y, Act act,
+            bool accumulate) {
+  int64_t m, k, ldx, my, ny, ldy;
+  as_rows("linear", "x", x, &m, &k, &ldx);
+  as_rows("linear", "y", y, &my, &ny, &ldy);
+  LinearArgs a;
+  a.w = weight_ref(lw);
+  CLIPKIT_CHECK(a.w.cols == k && a.w.rows == ny && my == m, "linear: input ", shape_str(x.shape()),
+                ", weight ", describe("weight", lw.weight), " ", shape_str(lw.weight.shape()),
+                " and output ", shape_str(y.shape()), " do not agree (weight must be [out, in])");
+  a.x = x.data<float>();
+  a.m = m;
+  a.ldx = ldx;
+  a.prepared = lw.prepared.get();
+  a.bias = lw.bias.defined() ? detail::vec("linear", "bias", lw.bias, ny) : nullptr;
+  a.act = act;
+  a.accumulate = accumulate;
+  a.y = y.data<float>();
+  a.ldy = ldy;
+  be.linear(a);
+}
+
 void linear_backward(Backend& be, const Tensor& x, const Tensor& w, const Tensor& dy, Tensor* dx,
                      Tensor* dw, Tensor* db, bool accumulate) {
   int64_t m, k, ldx, mdy, n, lddy;

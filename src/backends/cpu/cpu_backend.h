@@ -20,6 +20,10 @@ class CpuBackend : public ref::RefBackend {
             const float* bias) override;
   void col_sum(const float* x, int64_t rows, int64_t cols, int64_t ldx, float* out,
                bool accumulate) override;
+  // linear.cpp: float32 weights through the GEMM library with the epilogue fused per block,
+  // 16-bit weights widened a panel at a time, int8 weights through an int8 GEMM.
+  void linear(const ops::LinearArgs& args) override;
+  std::shared_ptr<const ops::PreparedWeight> prepare_linear(const ops::WeightRef& w) override;
   void layernorm(const float* x, int64_t rows, int64_t cols, int64_t ldx, const float* gamma,
                  const float* beta, float eps, float* y, int64_t ldy, float* mean_out,
                  float* rstd_out) override;

@@ -116,17 +116,31 @@ constexpr double kParallelMinMacs = 1 << 18;
 
 void pooled_gemm(GemmLibrary lib, const ops::Mat& a, const ops::Mat& b, float* c, int64_t ldc,
                  float alpha, float beta) {
-  const int64_t m = a.rows, n = b.cols;
-  const int threads = ThreadPool::global().size();
-  const double macs = double(m) * double(n) * double(a.cols);
   // OpenBLAS's thread count is process-wide: keep it at one while blocks run in parallel.
   if (lib == GemmLibrary::kOpenBlas && process_openblas_threads != 1) {
     openblas_set_num_threads(1);
     process_openblas_threads = 1;
   }
-  if (threads == 1 || macs < kParallelMinMacs) {
+  for_each_gemm_block(a.rows, b.cols, a.cols, [&](int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
     ensure_threads(1);
-    call_library(lib, a, b, c, ldc, alpha, beta);
+    ops::Mat ab = a, bb = b;
+    ab.data = a.data + r0 * a.row_stride;
+    ab.rows = r1 - r0;
+    bb.data = b.data + c0 * b.col_stride;
+    bb.cols = c1 - c0;
+    call_library(lib, ab, bb, c + r0 * ldc + c0, ldc, alpha, beta);
+  });
+}
+
+}  // namespace
+
+void for_each_gemm_block(int64_t m, int64_t n, int64_t k,
+                         const std::function<void(int64_t, int64_t, int64_t, int64_t)>& fn) {
+  if (m == 0 || n == 0) return;
+  const int threads = ThreadPool::global().size();
+  const double macs = double(m) * double(n) * double(k);
+  if (threads == 1 || macs < kParallelMinMacs) {
+    fn(0, m, 0, n);
     return;
   }
   // Split the longer side of C; each block reads all of the other operand.
@@ -135,26 +149,29 @@ void pooled_gemm(GemmLibrary lib, const ops::Mat& a, const ops::Mat& b, float* c
   const int64_t blocks = std::max<int64_t>(1, std::min<int64_t>(threads, (len + align - 1) / align));
   const int64_t per = ((len + blocks - 1) / blocks + align - 1) / align * align;
   parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
-    ensure_threads(1);
     for (int64_t blk = b0; blk < b1; ++blk) {
       const int64_t s = blk * per, e = std::min(len, s + per);
       if (s >= e) continue;
-      if (by_rows) {
-        ops::Mat ab = a;
-        ab.data = a.data + s * a.row_stride;
-        ab.rows = e - s;
-        call_library(lib, ab, b, c + s * ldc, ldc, alpha, beta);
-      } else {
-        ops::Mat bb = b;
-        bb.data = b.data + s * b.col_stride;
-        bb.cols = e - s;
-        call_library(lib, a, bb, c + s, ldc, alpha, beta);
-      }
+      if (by_rows) fn(s, e, 0, n);
+      else fn(0, m, s, e);
     }
   });
 }
 
-}  // namespace
+void igemm_u8s8_serial(const uint8_t* a, int64_t lda, const int8_t* b, int64_t ldb, int32_t* c,
+                       int64_t ldc, int64_t m, int64_t n, int64_t k) {
+  if (m == 0 || n == 0) return;
+  if (k == 0) {
+    for (int64_t i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + n, 0);
+    return;
+  }
+  ensure_threads(1);
+  const int32_t co = 0;
+  const dnnl_status_t st = dnnl_gemm_u8s8s32('N', 'T', 'F', m, n, k, 1.0f, a, lda, 0, b, ldb, 0,
+                                             0.0f, c, ldc, &co);
+  CLIPKIT_CHECK(st == dnnl_success, "gemm: oneDNN u8s8s32 failed with status ", int(st), " for M=",
+                m, " N=", n, " K=", k);
+}
 
 void sgemm_serial(GemmLibrary lib, const ops::Mat& a, const ops::Mat& b, float* c, int64_t ldc,
                   float alpha, float beta) {

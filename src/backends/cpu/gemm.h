@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 
 #include "ops/backend.h"
 
@@ -25,6 +26,19 @@ void sgemm(GemmLibrary lib, const ops::Mat& a, const ops::Mat& b, float* c, int6
 // product goes to oneDNN instead. No bias.
 void sgemm_serial(GemmLibrary lib, const ops::Mat& a, const ops::Mat& b, float* c, int64_t ldc,
                   float alpha, float beta);
+
+// c[m, n] = sum_k a[m, k] * b[n, k] over uint8 a [M, K] (row stride lda) and int8 b [N, K] (row
+// stride ldb), exact in int32, c row stride ldc; on the calling thread only. oneDNN's AVX2 kernel
+// multiplies u8 x s8 pairs into int16 with saturation, so callers keep a below 128 (see
+// ops::Backend::linear).
+void igemm_u8s8_serial(const uint8_t* a, int64_t lda, const int8_t* b, int64_t ldb, int32_t* c,
+                       int64_t ldc, int64_t m, int64_t n, int64_t k);
+
+// Splits an [m, n] output computed over inner dimension k into blocks, one per pool thread, the way
+// sgemm does (rows, or columns when they are fewer), and runs fn(r0, r1, c0, c1) for each block on
+// its thread. Small products run as one block on the calling thread.
+void for_each_gemm_block(int64_t m, int64_t n, int64_t k,
+                         const std::function<void(int64_t, int64_t, int64_t, int64_t)>& fn);
 
 // How a GEMM uses several cores:
 //  kPool:    the product is split into row (or column) blocks run on ThreadPool::global(), each

@@ -8,6 +8,12 @@
 #include <cstdint>
 #include <cstring>
 
+#if defined(__AVX__)
+#include <immintrin.h>
+#endif
+
+#include "core/dtype.h"
+
 namespace clipkit::cpu {
 
 // max/min written as selects: std::fmax/fmin are library calls (NaN rules) that stop vectorisation.
@@ -76,6 +82,32 @@ inline void exp_n(const float* x, float* y, int64_t n) { map8(x, y, n, exp8); }
 // QuickGELU: x * sigmoid(1.702 x) = x / (1 + exp(-1.702 x)).
 inline v8f quick_gelu8(v8f x) { return x / (1.0f + exp8(x * -1.702f)); }
 inline void quick_gelu_n(const float* x, float* y, int64_t n) { map8(x, y, n, quick_gelu8); }
+
+// Exact GELU, x/2 (1 + erf(x / sqrt 2)).
+inline void gelu_n(const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * 0.70710678118654752f));
+}
+
+// Widening of 16-bit floats (exact). F16 through the F16C conversion instruction where the target
+// has it; BF16 is the high half of a float32.
+inline void f16_to_f32_n(const uint16_t* x, float* y, int64_t n) {
+  int64_t i = 0;
+#if defined(__F16C__) && defined(__AVX__)
+  for (; i + 8 <= n; i += 8) {
+    __m128i h;
+    std::memcpy(&h, x + i, sizeof h);
+    const __m256 f = _mm256_cvtph_ps(h);
+    std::memcpy(y + i, &f, sizeof f);
+  }
+#endif
+  for (; i < n; ++i) y[i] = f16_to_f32(x[i]);
+}
+inline void bf16_to_f32_n(const uint16_t* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const uint32_t bits = uint32_t(x[i]) << 16;
+    std::memcpy(y + i, &bits, sizeof bits);
+  }
+}
 
 // Sum of n floats with eight independent partial sums (vectorisable without reassociation flags).
 inline float sum_f(const float* x, int64_t n) {

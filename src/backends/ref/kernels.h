@@ -46,6 +46,10 @@ void activation_backward(Act act, const T* x, const T* dy, T* dx, int64_t n);
 template <typename T>
 void add(const T* a, const T* b, T* y, int64_t n);
 
+// One row of the int8 linear layer's activation quantisation (ops::Backend::linear): q [k] in
+// [0, 127], the row's scale and zero point. Fast backends must produce the same bytes.
+void quantize_activation_row(const float* x, int64_t k, uint8_t* q, float* scale, int32_t* zero);
+
 template <typename T>
 void softmax(const T* x, T* y, int64_t rows, int64_t cols);
 template <typename T>

@@ -15,6 +15,7 @@ class RefBackend : public ops::Backend {
             const float* bias) override;
   void col_sum(const float* x, int64_t rows, int64_t cols, int64_t ldx, float* out,
                bool accumulate) override;
+  void linear(const ops::LinearArgs& args) override;  // ref_linear.cpp
   void layernorm(const float* x, int64_t rows, int64_t cols, int64_t ldx, const float* gamma,
                  const float* beta, float eps, float* y, int64_t ldy, float* mean_out,
                  float* rstd_out) override;
