@@ -3,6 +3,8 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
+#include <optional>
 #include <sstream>
 
 #include "clipkit/clipkit.h"
@@ -17,17 +19,7 @@ namespace clipkit {
 
 namespace fs = std::filesystem;
 
-struct Clip::Impl {
-  model::ClipModel model;
-  text::Tokenizer tokenizer;
-  image::PreprocessOptions preprocess;
-  std::string path;
-  std::string layout;
-  int64_t parameters = 0;
-};
-
 namespace {
-
 bool has_tokenizer_files(const std::string& path) {
   std::error_code ec;
   if (!fs::is_directory(path, ec)) return false;
@@ -36,7 +28,33 @@ bool has_tokenizer_files(const std::string& path) {
   return false;
 }
 
-text::Tokenizer make_tokenizer(const std::string& path, const ClipOptions& o) {
+text::Tokenizer make_tokenizer(const std::string& path, const text::TokenizerOptions& to) {
+  return has_tokenizer_files(path) ? text::Tokenizer::from_folder(path, to)
+                                   : text::Tokenizer::openai(to);
+}
+}  // namespace
+
+struct Clip::Impl {
+  explicit Impl(model::ClipModel m) : model(std::move(m)) {}
+  model::ClipModel model;
+  // Built on first use: an image-only job never pays for the vocabulary (tens of milliseconds of
+  // start-up), and the options were validated at load.
+  text::TokenizerOptions tokenizer_options;
+  std::once_flag tokenizer_once;
+  std::optional<text::Tokenizer> tokenizer;
+  const text::Tokenizer& get_tokenizer() {
+    std::call_once(tokenizer_once, [&] { tokenizer.emplace(make_tokenizer(path, tokenizer_options)); });
+    return *tokenizer;
+  }
+  image::PreprocessOptions preprocess;
+  std::string path;
+  std::string layout;
+  int64_t parameters = 0;
+};
+
+namespace {
+
+text::TokenizerOptions tokenizer_options(const ClipOptions& o) {
   text::TokenizerOptions to;
   if (o.text_normalization == "transformers") {
     to.normalization = text::Normalization::transformers;
@@ -44,8 +62,7 @@ text::Tokenizer make_tokenizer(const std::string& path, const ClipOptions& o) {
     CLIPKIT_CHECK(o.text_normalization == "openai", "text normalization must be 'openai' or "
                   "'transformers', not '", o.text_normalization, "'");
   }
-  return has_tokenizer_files(path) ? text::Tokenizer::from_folder(path, to)
-                                   : text::Tokenizer::openai(to);
+  return to;
 }
 
 // Concatenates float32 tensors along their first dimension.
@@ -104,11 +121,12 @@ Clip Clip::load(const std::string& path, const ClipOptions& options) {
   mo.backend = model::parse_backend_kind(options.backend);
   mo.load.arch = options.arch;
   io::Checkpoint ckpt = io::load_checkpoint(path, mo.load);
-  auto impl = std::unique_ptr<Impl>(new Impl{model::ClipModel::from_checkpoint(ckpt, mo),
-                                             make_tokenizer(path, options),
-                                             image::PreprocessOptions::from_config(ckpt.config.preprocess),
-                                             path, io::layout_name(ckpt.layout),
-                                             ckpt.parameter_count()});
+  auto impl = std::make_unique<Impl>(model::ClipModel::from_checkpoint(ckpt, mo));
+  impl->tokenizer_options = tokenizer_options(options);
+  impl->preprocess = image::PreprocessOptions::from_config(ckpt.config.preprocess);
+  impl->path = path;
+  impl->layout = io::layout_name(ckpt.layout);
+  impl->parameters = ckpt.parameter_count();
   impl->preprocess.exif_transpose = options.exif_transpose;
   return Clip(std::move(impl));
 }
@@ -148,7 +166,7 @@ Tensor Clip::tokenize(const std::vector<std::string>& texts, bool truncate) cons
   for (size_t i = 0; i < texts.size(); ++i) {
     std::vector<std::vector<int32_t>> rows;
     try {
-      rows = impl_->tokenizer.tokenize(texts[i], to);
+      rows = impl_->get_tokenizer().tokenize(texts[i], to);
     } catch (const Error& e) {
       fail("text ", i + 1, ": ", e.what());
     }
