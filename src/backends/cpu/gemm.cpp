@@ -41,7 +41,18 @@ OmpSetNumThreads omp_setter() {
 thread_local int tls_gemm_threads = 0;
 std::atomic<int> process_openblas_threads{0};  // OpenBLAS's setting is process-wide
 
+// oneDNN registers every kernel it generates with profilers (VTune's JIT API) by default, which
+// costs several percent of the first forward pass; clipkit does not use that.
+void configure_onednn_once() {
+  static const bool configured = [] {
+    dnnl_set_jit_profiling_flags(0);
+    return true;
+  }();
+  (void)configured;
+}
+
 void ensure_threads(int want) {
+  if (tls_gemm_threads == 0) configure_onednn_once();
   if (tls_gemm_threads != want) {
     if (auto fn = omp_setter()) fn(want);
     tls_gemm_threads = want;

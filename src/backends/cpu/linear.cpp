@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "backends/cpu/cpu_backend.h"
+#include "backends/cpu/epilogue.h"
 #include "backends/cpu/parallel.h"
 #include "backends/cpu/vec_math.h"
 #include "backends/ref/kernels.h"
@@ -51,26 +52,6 @@ template <typename T>
 T* scratch(std::vector<T>& v, size_t n) {
   if (v.size() < n) v.resize(n);
   return v.data();
-}
-
-void apply_activation(Act act, float* y, int64_t rows, int64_t cols, int64_t ldy) {
-  if (act == Act::kIdentity) return;
-  for (int64_t r = 0; r < rows; ++r) {
-    float* row = y + r * ldy;
-    switch (act) {
-      case Act::kRelu:
-        for (int64_t c = 0; c < cols; ++c) row[c] = max_f(row[c], 0.0f);
-        break;
-      case Act::kQuickGelu:
-        quick_gelu_n(row, row, cols);
-        break;
-      case Act::kGelu:
-        gelu_n(row, row, cols);
-        break;
-      case Act::kIdentity:
-        break;
-    }
-  }
 }
 
 // Widens rows [n0, n1) of a 16-bit weight [N, K] into out [n1 - n0, K] (contiguous).
