@@ -9,7 +9,7 @@
 //
 // Every output is a fresh tensor owned by the caller. Options (TextOptions, VisionOptions) ask for
 // hidden states, stop early (CLIP skip), pass a padding mask. Weights stay in the checkpoint's
-// memory map when they are float32; 16-bit weights are converted once, at load.
+// memory map; 16-bit and int8 linear weights are computed in their stored precision (see params.h).
 //
 // Thread safety: encode_* may be called concurrently. Each call takes the model's shared
 // workspace under a lock; callers that want parallel forwards pass their own Workspace.

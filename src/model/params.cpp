@@ -150,7 +150,8 @@ BlockParams ParamResolver::block(const std::string& p, int64_t w, int64_t m) {
 TextParams resolve_text(ParamResolver& r, const io::TextConfig& c, int embed_dim) {
   TextParams t;
   const int64_t w = c.width;
-  t.token_embedding = r.get("text.token_embedding", {c.vocab_size, w});
+  // Kept in its stored precision: the gather widens the rows it reads.
+  t.token_embedding = r.get_stored("text.token_embedding", {c.vocab_size, w}, {DType::F32, DType::F16, DType::BF16});
   t.positional_embedding = r.get("text.positional_embedding", {c.context_length, w});
   for (int i = 0; i < c.layers; ++i)
     t.blocks.push_back(r.block("text.blocks." + num(i) + ".", w, c.mlp_width));

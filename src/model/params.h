@@ -4,8 +4,10 @@
 //
 // Float32 weights are kept as they are in the checkpoint: views into the memory-mapped file,
 // strided where the layout asks for it (a transposed projection, a row block of OpenAI's fused
-// in_proj); the GEMM reads them in place. Float16 and bfloat16 weights are converted to float32
-// copies here, once.
+// in_proj); the GEMM reads them in place. The big tensors - every linear layer of the blocks and
+// the token embedding - are also kept in their stored 16-bit or int8 precision (the kernels widen
+// them as they read), so a float16 checkpoint takes half the memory of a float32 one. The small
+// rest (LayerNorms, biases, positions, projections, convolutions) is converted to float32 once.
 #pragma once
 
 #include <array>
@@ -45,7 +47,7 @@ struct BlockParams {
 };
 
 struct TextParams {
-  Tensor token_embedding;       // [V, W]
+  Tensor token_embedding;       // [V, W], F32, F16 or BF16
   Tensor positional_embedding;  // [L, W]
   std::vector<BlockParams> blocks;
   LayerNormParams ln_final;

@@ -1,14 +1,24 @@
 #include "ops/embedding.h"
 
+#include "core/dtype.h"
 #include "core/error.h"
 #include "ops/check.h"
 
 namespace clipkit::ops {
 
 void embedding(const Tensor& table, const Tensor& ids, const Tensor* positions, Tensor& y) {
-  const Mat tab = detail::as_mat("embedding", "table", table);
-  CLIPKIT_CHECK(tab.col_stride == 1, "embedding: table ", detail::describe("table", table),
+  // The table may stay in its stored 16-bit precision (a vocabulary of 49,408 rows is the largest
+  // tensor of a text tower); its rows are widened (exactly) as they are gathered.
+  const DType tdt = table.dtype();
+  CLIPKIT_CHECK(table.ndim() == 2 && (tdt == DType::F32 || tdt == DType::F16 || tdt == DType::BF16),
+                "embedding: table ", detail::describe("table", table),
+                " must be a 2-D F32, F16 or BF16 tensor, got ", dtype_name(tdt), " ",
+                shape_str(table.shape()));
+  CLIPKIT_CHECK(table.strides()[1] == 1, "embedding: table ", detail::describe("table", table),
                 " needs contiguous rows");
+  struct {
+    int64_t rows, cols, row_stride;
+  } tab{table.dim(0), table.dim(1), table.strides()[0]};
   CLIPKIT_CHECK((ids.dtype() == DType::I32 || ids.dtype() == DType::I64) && ids.ndim() == 2 &&
                     ids.is_contiguous(),
                 "embedding: ids must be contiguous I32 or I64 [N, T], got ",
@@ -31,13 +41,21 @@ void embedding(const Tensor& table, const Tensor& ids, const Tensor* positions, 
                                                    : ids.data<int64_t>()[r * t + p];
       CLIPKIT_CHECK(id >= 0 && id < tab.rows, "embedding: token id ", id, " at row ", r,
                     ", position ", p, " is outside the vocabulary [0, ", tab.rows, ")");
-      const float* e = tab.data + id * tab.row_stride;
       float* o = out + (r * t + p) * w;
+      if (tdt == DType::F32) {
+        const float* e = table.data<float>() + id * tab.row_stride;
+        for (int64_t c = 0; c < w; ++c) o[c] = e[c];
+      } else {
+        const uint16_t* e = static_cast<const uint16_t*>(table.raw()) + id * tab.row_stride;
+        if (tdt == DType::F16) {
+          for (int64_t c = 0; c < w; ++c) o[c] = f16_to_f32(e[c]);
+        } else {
+          for (int64_t c = 0; c < w; ++c) o[c] = bf16_to_f32(e[c]);
+        }
+      }
       if (positions) {
         const float* q = pos.data + p * pos.row_stride;
-        for (int64_t c = 0; c < w; ++c) o[c] = e[c] + q[c];
-      } else {
-        for (int64_t c = 0; c < w; ++c) o[c] = e[c];
+        for (int64_t c = 0; c < w; ++c) o[c] = o[c] + q[c];
       }
     }
   }
