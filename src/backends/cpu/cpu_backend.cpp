@@ -88,13 +88,13 @@ void CpuBackend::activation(Act act, const float* x, float* y, int64_t n) {
         if (y != x) std::copy(x + b, x + e, y + b);
         break;
       case Act::kRelu:
-        for (int64_t i = b; i < e; ++i) y[i] = max_f(x[i], 0.0f);
+        map8(x + b, y + b, e - b, [](v8f v) { return max8(v, v8f{}); });
         break;
       case Act::kQuickGelu:
         quick_gelu_n(x + b, y + b, e - b);
         break;
       case Act::kGelu:
-        for (int64_t i = b; i < e; ++i) y[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * 0.70710678118654752f));
+        gelu_n(x + b, y + b, e - b);
         break;
     }
   });
