@@ -113,6 +113,39 @@ TEST_P(Parity, LayerNorm) {
     }
 }
 
+TEST_P(Parity, LayerNormLargeMeanAndOutlierChannels) {
+  // Rows of the kind CLIP's residual stream has: a large common offset (mean 1000, spread 1), and
+  // a few channels in the hundreds over unit-scale others. The float32 mean is off by far more
+  // than the spread's rounding for such rows unless it is corrected; the variance must not come
+  // from a sum of squares minus the squared mean.
+  const int64_t rows = 64;
+  for (int64_t cols : {512, 768, 1024, 1031}) {
+    auto x = randn(size_t(rows * cols), 30);
+    for (int64_t r = 0; r < rows; ++r) {
+      float* xr = x.data() + r * cols;
+      if (r % 2 == 0) {
+        for (int64_t c = 0; c < cols; ++c) xr[c] += 1000.0f + 100.0f * float(r);
+      } else {
+        for (int64_t c = 0; c < cols; c += 97) xr[c] *= 300.0f;
+      }
+    }
+    auto g = randn(static_cast<size_t>(cols), 31), b = randn(static_cast<size_t>(cols), 32);
+    std::vector<float> yr(x.size()), yc(x.size()), mr(static_cast<size_t>(rows)),
+        mc(static_cast<size_t>(rows)), sr(static_cast<size_t>(rows)), sc(static_cast<size_t>(rows));
+    ref().layernorm(x.data(), rows, cols, cols, g.data(), b.data(), 1e-5f, yr.data(), cols,
+                    mr.data(), sr.data());
+    cpu().layernorm(x.data(), rows, cols, cols, g.data(), b.data(), 1e-5f, yc.data(), cols,
+                    mc.data(), sc.data());
+    // Per row, relative to the row's largest output, like the model goldens' bar.
+    for (int64_t r = 0; r < rows; ++r) {
+      const std::vector<float> a(yc.begin() + r * cols, yc.begin() + (r + 1) * cols),
+          e(yr.begin() + r * cols, yr.begin() + (r + 1) * cols);
+      EXPECT_LT(rel_err(a, e), 2e-6) << "row " << r << " of " << cols;
+      EXPECT_NEAR(sc[size_t(r)], sr[size_t(r)], 2e-6 * sr[size_t(r)]) << "row " << r;
+    }
+  }
+}
+
 TEST_P(Parity, BatchNormAndRelu) {
   for (int64_t rows : {1, 17, 256})
     for (int64_t ch : {1, 3, 64, 100})

@@ -29,21 +29,62 @@ void CpuBackend::col_sum(const float* x, int64_t rows, int64_t cols, int64_t ldx
   });
 }
 
+namespace {
+
+// LayerNorm of one row of n floats, by the corrected two-pass algorithm (Chan, Golub & LeVeque):
+//   m0   = sum_c x / n                              (pass 1)
+//   e    = sum_c (x - m0),  q = sum_c (x - m0)^2     (pass 2, one read)
+//   mean = m0 + e/n,        var = (q - e^2/n) / n
+//   y    = ((x - m0) - e/n) * rstd * gamma + beta,   rstd = 1 / sqrt(var + eps)   (pass 3)
+// e/n is the rounding error of m0. Keeping the mean as the pair m0 + e/n (never rounded to one
+// float) keeps x - mean, the variance and y accurate relative to the row's spread even when its
+// mean is far larger (a float mean of 1000 is itself off by up to 3e-5); a one-pass sum of squares
+// would lose the variance to cancellation. The row is in L1 after pass 1.
+void layernorm_row(const float* x, int64_t n, const float* gamma, const float* beta, float eps,
+                   float* y, float* mean_out, float* rstd_out) {
+  const float m0 = sum_f(x, n) / float(n);
+  const v8f m0v = splat8(m0);
+  v8f e0 = {}, e1 = {}, q0 = {}, q1 = {};
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const v8f d0 = load8(x + i) - m0v, d1 = load8(x + i + 8) - m0v;
+    e0 += d0;
+    e1 += d1;
+    q0 += d0 * d0;
+    q1 += d1 * d1;
+  }
+  for (; i + 8 <= n; i += 8) {
+    const v8f d0 = load8(x + i) - m0v;
+    e0 += d0;
+    q0 += d0 * d0;
+  }
+  float e = hsum8(e0 + e1), q = hsum8(q0 + q1);
+  for (; i < n; ++i) {
+    const float d = x[i] - m0;
+    e += d;
+    q += d * d;
+  }
+  const float correction = e / float(n);
+  const float var = max_f((q - e * correction) / float(n), 0.0f);
+  const float rstd = 1.0f / std::sqrt(var + eps);
+  const v8f cv = splat8(correction), rstdv = splat8(rstd);
+  i = 0;
+  for (; i + 8 <= n; i += 8)
+    store8(y + i, ((load8(x + i) - m0v) - cv) * rstdv * load8(gamma + i) + load8(beta + i));
+  for (; i < n; ++i) y[i] = ((x[i] - m0) - correction) * rstd * gamma[i] + beta[i];
+  if (mean_out) *mean_out = m0 + correction;
+  if (rstd_out) *rstd_out = rstd;
+}
+
+}  // namespace
+
 void CpuBackend::layernorm(const float* x, int64_t rows, int64_t cols, int64_t ldx,
                            const float* gamma, const float* beta, float eps, float* y, int64_t ldy,
                            float* mean_out, float* rstd_out) {
   parallel_for(rows, row_grain(cols), [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const float* xr = x + r * ldx;
-      float* yr = y + r * ldy;
-      // Two passes (mean, then centred squares) keep the variance accurate for large means.
-      const float mean = sum_f(xr, cols) / float(cols);
-      const float var = sum_sq_dev_f(xr, cols, mean) / float(cols);
-      const float rstd = 1.0f / std::sqrt(var + eps);
-      for (int64_t c = 0; c < cols; ++c) yr[c] = (xr[c] - mean) * rstd * gamma[c] + beta[c];
-      if (mean_out) mean_out[r] = mean;
-      if (rstd_out) rstd_out[r] = rstd;
-    }
+    for (int64_t r = r0; r < r1; ++r)
+      layernorm_row(x + r * ldx, cols, gamma, beta, eps, y + r * ldy,
+                    mean_out ? mean_out + r : nullptr, rstd_out ? rstd_out + r : nullptr);
   });
 }
 
@@ -114,14 +155,13 @@ void CpuBackend::add(const float* a, const float* b, float* y, int64_t n) {
 }
 
 namespace {
-// In-place softmax of one row; entries listed as excluded were never written and stay 0.
+// In-place softmax of one row: y = exp(x - max) / sum.
 inline void softmax_row(float* s, int64_t n) {
-  float mx = -std::numeric_limits<float>::infinity();
-  for (int64_t j = 0; j < n; ++j) mx = max_f(mx, s[j]);
-  for (int64_t j = 0; j < n; ++j) s[j] -= mx;
-  exp_n(s, s, n);
+  if (n <= 0) return;
+  const float mx = max_of(s, n);
+  map8(s, s, n, [mx](v8f v) { return exp8(v - mx); });
   const float inv = 1.0f / sum_f(s, n);
-  for (int64_t j = 0; j < n; ++j) s[j] *= inv;
+  map8(s, s, n, [inv](v8f v) { return v * inv; });
 }
 }  // namespace
 

@@ -227,18 +227,6 @@ inline float sum_f(const float* x, int64_t n) {
   return reduce_sum4(n, [&](int64_t i) { return load8(x + i); }, [&](int64_t i) { return x[i]; });
 }
 
-// Sum of (x - m)^2.
-inline float sum_sq_dev_f(const float* x, int64_t n, float m) {
-  const v8f mv = splat8(m);
-  return reduce_sum4(
-      n,
-      [&](int64_t i) {
-        const v8f d = load8(x + i) - mv;
-        return d * d;
-      },
-      [&](int64_t i) { return (x[i] - m) * (x[i] - m); });
-}
-
 // Dot product.
 inline float dot_f(const float* a, const float* b, int64_t n) {
   return reduce_sum4(n, [&](int64_t i) { return load8(a + i) * load8(b + i); },
