@@ -34,12 +34,14 @@ const Tensor& Checkpoint::param(const std::string& name) const {
 }
 
 int64_t Checkpoint::parameter_count() const {
-  // Like PyTorch's sum over parameters(): BatchNorm running statistics are buffers, not counted.
+  // Like PyTorch's sum over parameters(): BatchNorm running statistics are buffers, not counted,
+  // and neither are the scales of int8 weights (the weight they belong to is).
   int64_t n = 0;
   for (const auto& [k, t] : params) {
     const bool buffer = k.size() > 12 && (k.compare(k.size() - 12, 12, "running_mean") == 0 ||
                                           k.compare(k.size() - 11, 11, "running_var") == 0);
-    if (!buffer) n += t.numel();
+    const bool scale = k.size() > 13 && k.compare(k.size() - 13, 13, ".weight_scale") == 0;
+    if (!buffer && !scale) n += t.numel();
   }
   return n;
 }
@@ -56,12 +58,15 @@ using TensorMap = std::map<std::string, Tensor>;
 struct Weights {
   TensorMap tensors;
   std::vector<std::string> files;
+  std::map<std::string, std::string> metadata;  // of a single safetensors file
 };
 
-TensorMap safetensors_tensors(const std::string& path) {
+TensorMap safetensors_tensors(const std::string& path,
+                              std::map<std::string, std::string>* metadata = nullptr) {
   SafetensorsFile f = SafetensorsFile::open(path);
   TensorMap m;
   for (const std::string& n : f.names()) m.emplace(n, f.get(n));
+  if (metadata) *metadata = f.metadata();
   return m;
 }
 
@@ -107,7 +112,7 @@ Weights read_weights_file(const std::string& path) {
       ends_with(path, ".bin") || ends_with(path, ".ckpt")) {
     w.tensors = read_torch_checkpoint(path).tensors;
   } else {
-    w.tensors = safetensors_tensors(path);
+    w.tensors = safetensors_tensors(path, &w.metadata);
   }
   return w;
 }
@@ -152,7 +157,32 @@ Checkpoint finish(Weights w, ModelConfig cfg, Layout layout, const std::string& 
                                           : hf_name_map(cfg, hf_prefixes(w.tensors));
   ck.params = map_to_canonical(rules, cfg, w.tensors, label);
   ck.config = std::move(cfg);
+  ck.metadata = std::move(w.metadata);
+  for (const char* k : {kMetaOpenClipConfig, kMetaHfConfig, kMetaHfPreprocessorConfig})
+    ck.metadata.erase(k);
   return ck;
+}
+
+// The config a single .safetensors written by save_checkpoint carries in its metadata.
+std::optional<ModelConfig> embedded_config(const Weights& w, Layout layout, const std::string& f) {
+  auto meta = [&](const char* key) -> const std::string* {
+    auto it = w.metadata.find(key);
+    return it == w.metadata.end() ? nullptr : &it->second;
+  };
+  if (layout == Layout::kOpenAI) {
+    if (const std::string* text = meta(kMetaOpenClipConfig))
+      return parse_open_clip_config(*text, f + " (metadata " + kMetaOpenClipConfig + ")");
+    return std::nullopt;
+  }
+  const std::string* text = meta(kMetaHfConfig);
+  if (!text) return std::nullopt;
+  ModelConfig c = parse_hf_config(*text, f + " (metadata " + kMetaHfConfig + ")",
+                                  has_tensor(w.tensors, "text_projection.weight"),
+                                  has_tensor(w.tensors, "visual_projection.weight"));
+  if (const std::string* pp = meta(kMetaHfPreprocessorConfig))
+    c.preprocess = parse_hf_preprocessor_config(
+        *pp, f + " (metadata " + kMetaHfPreprocessorConfig + ")", c.preprocess);
+  return c;
 }
 
 ModelConfig hf_config_for(const fs::path& config_json, const TensorMap& t) {
@@ -292,6 +322,9 @@ Checkpoint load_file(const fs::path& file, const LoadOptions& opts) {
                 w.tensors.empty() ? std::string("none") : w.tensors.begin()->first, "')");
   if (!opts.arch.empty())
     return finish(std::move(w), preset(opts.arch), *layout, f, "preset " + opts.arch);
+  // A file that carries its own config is read with it.
+  if (std::optional<ModelConfig> cfg = embedded_config(w, *layout, f))
+    return finish(std::move(w), std::move(*cfg), *layout, f, "config in the file's metadata");
   // A weights file next to its config is read with that config.
   const fs::path dir = file.parent_path().empty() ? fs::path(".") : file.parent_path();
   if (*layout == Layout::kOpenAI) {

@@ -11,12 +11,13 @@ using jsonu::json;
 
 namespace {
 
+// Tensors that are not parameters: BatchNorm statistics and the scales of int8 weights.
 bool is_buffer(const std::string& n) {
   auto ends = [&](const char* x) {
     const std::string s(x);
     return n.size() >= s.size() && n.compare(n.size() - s.size(), s.size(), s) == 0;
   };
-  return ends("running_mean") || ends("running_var");
+  return ends("running_mean") || ends("running_var") || ends(".weight_scale");
 }
 
 int64_t count_params(const Checkpoint& ck, const std::string& prefix) {
@@ -36,8 +37,24 @@ json summary(const Checkpoint& ck) {
   j["parameters"] = ck.parameter_count();
   j["canonical_tensors"] = ck.params.size();
   std::map<std::string, int> dtypes;
-  for (const auto& [k, t] : ck.params) ++dtypes[std::string(dtype_name(t.dtype()))];
+  size_t bytes = 0;
+  int int8_weights = 0;
+  for (const auto& [k, t] : ck.params) {
+    ++dtypes[std::string(dtype_name(t.dtype()))];
+    bytes += t.nbytes();
+    if (t.dtype() == DType::I8) ++int8_weights;
+  }
   j["dtypes"] = dtypes;
+  j["tensor_bytes"] = bytes;
+  // How the weights were quantised: what `clipkit quantize` recorded in the file, else what the
+  // dtypes show.
+  auto q = ck.metadata.find("quantization");
+  j["quantization"] = q != ck.metadata.end() ? q->second : int8_weights ? "int8" : "none";
+  if (int8_weights) {
+    j["int8_weights"] = int8_weights;
+    auto d = ck.metadata.find("quantization.int8");
+    if (d != ck.metadata.end()) j["int8_scheme"] = d->second;
+  }
   j["embed_dim"] = c.embed_dim;
   if (c.text) {
     const TextConfig& t = *c.text;
@@ -94,8 +111,9 @@ std::string checkpoint_summary_json(const Checkpoint& ck) { return summary(ck).d
 std::string checkpoint_summary_text(const Checkpoint& ck) {
   const json j = summary(ck);
   std::ostringstream os;
-  for (const char* k : {"path", "layout", "config_source", "parameters", "canonical_tensors", "embed_dim"})
-    os << k << ": " << scalar(j[k]) << "\n";
+  for (const char* k : {"path", "layout", "config_source", "parameters", "canonical_tensors",
+                        "tensor_bytes", "embed_dim", "quantization", "int8_weights", "int8_scheme"})
+    if (j.contains(k)) os << k << ": " << scalar(j[k]) << "\n";
   os << "weight_files:";
   for (const auto& f : j["weight_files"]) os << " " << f.get<std::string>();
   os << "\ndtypes:";

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "io/quantize.h"
 
 namespace clipkit::io {
 
@@ -265,6 +266,51 @@ Shape file_shape(const NameRule& r, const Shape& canonical) {
   return canonical;
 }
 
+// The companion of an int8 weight in a file: "<file name>_scale" ("...attn.in_proj_weight_scale",
+// "...mlp.c_fc.weight_scale", "...self_attn.q_proj.weight_scale").
+std::string file_scale_name(const NameRule& r) { return scale_name(r.file); }
+
+// Canonical views of `t` (a file tensor or its scale) under rule `r`: the whole tensor, or its
+// row blocks for a fused q/k/v tensor.
+void split_into(const NameRule& r, const Tensor& t, int64_t rows_per_part, const std::string& suffix,
+                std::map<std::string, Tensor>& out) {
+  switch (r.op) {
+    case MapOp::kSame:
+      out[r.canonical[0] + suffix] = t;
+      break;
+    case MapOp::kTranspose:
+      out[r.canonical[0] + suffix] = t.transpose();
+      break;
+    case MapOp::kSplitRows:
+      for (size_t k = 0; k < r.canonical.size(); ++k)
+        out[r.canonical[k] + suffix] = t.slice(0, int64_t(k) * rows_per_part, int64_t(k + 1) * rows_per_part);
+      break;
+  }
+  for (const std::string& cn : r.canonical) out[cn + suffix].set_name(cn + suffix);
+}
+
+// Checks an int8 file tensor's scale and maps it next to the weight; returns its file name.
+std::string map_int8_scale(const NameRule& r, const Shape& file_shape_of_weight,
+                           const std::map<std::string, Tensor>& files, const std::string& label,
+                           std::map<std::string, Tensor>& out) {
+  CLIPKIT_CHECK(is_int8_weight_name(r.canonical[0]), label, ": tensor '", r.file,
+                "' is I8, but only the linear weights of transformer blocks (attention q/k/v/out, "
+                "MLP fc1/fc2) may be int8");
+  const std::string sn = file_scale_name(r);
+  auto it = files.find(sn);
+  CLIPKIT_CHECK(it != files.end(), label, ": int8 weight '", r.file, "' has no scale tensor '", sn,
+                "' (F32 [", file_shape_of_weight[0], "], one per output row)");
+  const Tensor& s = it->second;
+  CLIPKIT_CHECK(s.dtype() == DType::F32, label, ": scale '", sn, "' has dtype ",
+                dtype_name(s.dtype()), "; int8 scales must be F32");
+  CLIPKIT_CHECK(s.shape() == Shape{file_shape_of_weight[0]}, label, ": scale '", sn,
+                "' has shape ", shape_str(s.shape()), " but int8 weight '", r.file, "' ",
+                shape_str(file_shape_of_weight), " needs [", file_shape_of_weight[0],
+                "] (one per output row)");
+  split_into(r, s, file_shape_of_weight[0] / int64_t(r.canonical.size()), "_scale", out);
+  return sn;
+}
+
 std::string list(const std::vector<std::string>& items, size_t max_items) {
   std::ostringstream os;
   for (size_t i = 0; i < items.size() && i < max_items; ++i) os << (i ? ", " : "") << items[i];
@@ -293,28 +339,21 @@ std::map<std::string, Tensor> map_to_canonical(const std::vector<NameRule>& rule
     }
     CLIPKIT_CHECK(used.insert(r.file).second, label, ": tensor '", r.file, "' mapped twice");
     const Tensor& t = it->second;
-    CLIPKIT_CHECK(t.dtype() == DType::F32 || t.dtype() == DType::F16 || t.dtype() == DType::BF16,
+    CLIPKIT_CHECK(t.dtype() == DType::F32 || t.dtype() == DType::F16 || t.dtype() == DType::BF16 ||
+                      t.dtype() == DType::I8,
                   label, ": tensor '", r.file, "' has dtype ", dtype_name(t.dtype()),
-                  "; weights must be F32, F16 or BF16");
+                  "; weights must be F32, F16 or BF16 (or I8 with a '_scale' tensor)");
     CLIPKIT_CHECK(t.shape() == want, label, ": tensor '", r.file, "' has shape ",
                   shape_str(t.shape()), " but the architecture (", c.name, ") needs ",
                   shape_str(want), " for '", r.canonical[0], "'",
                   r.canonical.size() > 1 ? " and its siblings" : "");
-    switch (r.op) {
-      case MapOp::kSame:
-        out[r.canonical[0]] = t;
-        break;
-      case MapOp::kTranspose:
-        out[r.canonical[0]] = t.transpose();
-        break;
-      case MapOp::kSplitRows: {
-        const int64_t n = cs[0];
-        for (size_t k = 0; k < r.canonical.size(); ++k)
-          out[r.canonical[k]] = t.slice(0, int64_t(k) * n, int64_t(k + 1) * n);
-        break;
-      }
+    if (t.dtype() == DType::I8) {
+      used.insert(map_int8_scale(r, want, files, label, out));
+    } else if (files.count(file_scale_name(r))) {
+      fail(label, ": '", file_scale_name(r), "' is a scale without an int8 weight: '", r.file,
+           "' is ", dtype_name(t.dtype()));
     }
-    for (const std::string& cn : r.canonical) out[cn].set_name(cn);
+    split_into(r, t, cs.empty() ? 0 : cs[0], "", out);
   }
   std::vector<std::string> extra;
   for (const auto& [n, t] : files)
@@ -337,34 +376,57 @@ std::vector<std::pair<std::string, Tensor>> map_from_canonical(
     if (it == params.end()) fail(label, ": canonical parameter '", n, "' is missing");
     return it->second;
   };
-  std::vector<std::pair<std::string, Tensor>> out;
-  for (const NameRule& r : rules) {
+  // The file tensor of rule r built from the canonical tensors "<canonical name><suffix>" (the
+  // weights with "", their int8 scales with "_scale").
+  auto file_tensor = [&](const NameRule& r, const std::string& suffix) -> Tensor {
     switch (r.op) {
       case MapOp::kSame:
-        out.emplace_back(r.file, get(r.canonical[0]));
-        break;
+        return get(r.canonical[0] + suffix);
       case MapOp::kTranspose:
-        out.emplace_back(r.file, get(r.canonical[0]).transpose().contiguous());
+        return get(r.canonical[0] + suffix).transpose().contiguous();
+      case MapOp::kSplitRows:
         break;
-      case MapOp::kSplitRows: {
-        const Tensor& first = get(r.canonical[0]);
-        Shape s = first.shape();
-        CLIPKIT_CHECK(!s.empty(), label, ": '", r.canonical[0], "' has no rows to fuse");
-        s[0] *= int64_t(r.canonical.size());
-        Tensor fused = Tensor::empty(first.dtype(), s);
-        char* dst = static_cast<char*>(fused.raw());
-        for (const std::string& cn : r.canonical) {
-          const Tensor part = get(cn).contiguous();
-          CLIPKIT_CHECK(part.dtype() == first.dtype() && part.shape() == first.shape(), label,
-                        ": '", cn, "' does not match '", r.canonical[0], "' in dtype or shape");
-          std::memcpy(dst, part.raw(), part.nbytes());
-          dst += part.nbytes();
-        }
-        out.emplace_back(r.file, fused);
-        break;
-      }
     }
+    const Tensor& first = get(r.canonical[0] + suffix);
+    Shape s = first.shape();
+    CLIPKIT_CHECK(!s.empty(), label, ": '", r.canonical[0] + suffix, "' has no rows to fuse");
+    s[0] *= int64_t(r.canonical.size());
+    Tensor fused = Tensor::empty(first.dtype(), s);
+    char* dst = static_cast<char*>(fused.raw());
+    for (const std::string& cn : r.canonical) {
+      const Tensor part = get(cn + suffix).contiguous();
+      CLIPKIT_CHECK(part.dtype() == first.dtype() && part.shape() == first.shape(), label, ": '",
+                    cn + suffix, "' does not match '", r.canonical[0] + suffix,
+                    "' in dtype or shape");
+      std::memcpy(dst, part.raw(), part.nbytes());
+      dst += part.nbytes();
+    }
+    return fused;
+  };
+  std::set<std::string> scales_written;
+  std::vector<std::pair<std::string, Tensor>> out;
+  for (const NameRule& r : rules) {
+    const Tensor weight = file_tensor(r, "");
+    out.emplace_back(r.file, weight);
+    if (weight.dtype() != DType::I8) continue;
+    // An int8 weight travels with its per-row scales.
+    CLIPKIT_CHECK(is_int8_weight_name(r.canonical[0]), label, ": '", r.canonical[0],
+                  "' is I8, but only transformer block linear weights may be int8");
+    for (const std::string& cn : r.canonical) {
+      auto it = params.find(scale_name(cn));
+      CLIPKIT_CHECK(it != params.end(), label, ": int8 weight '", cn, "' has no scale '",
+                    scale_name(cn), "'");
+      CLIPKIT_CHECK(it->second.dtype() == DType::F32 && it->second.shape() == Shape{get(cn).dim(0)},
+                    label, ": scale '", scale_name(cn), "' is ", dtype_name(it->second.dtype()), " ",
+                    shape_str(it->second.shape()), "; int8 weight '", cn, "' needs F32 [",
+                    get(cn).dim(0), "]");
+      scales_written.insert(scale_name(cn));
+    }
+    out.emplace_back(file_scale_name(r), file_tensor(r, "_scale"));
   }
+  for (const auto& [n, t] : params)
+    CLIPKIT_CHECK(!ends_with(n, ".weight_scale") || scales_written.count(n), label, ": '", n,
+                  "' is a scale without an int8 weight");
   return out;
 }
 

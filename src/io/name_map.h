@@ -56,16 +56,19 @@ bool is_ignored_tensor(const std::string& file_name);
 
 // Applies `rules` to a file's tensors: every rule's tensor must be present with the shape the
 // architecture needs and a dtype of F32, F16 or BF16, and every tensor of the file must be used
-// by exactly one rule (ignored buffers aside). Returns canonical views (slices and transposes
-// of the file's tensors, never copies). Errors name `label`, the file tensor, the canonical
-// name and the expected shape.
+// by exactly one rule (ignored buffers aside). A transformer block linear weight may instead be
+// I8 with its per-row scales in "<file name>_scale" (F32 [rows]), which map to
+// "<canonical name>_scale" (split into q/k/v like the weight); a scale without an int8 weight is
+// an error. Returns canonical views (slices and transposes of the file's tensors, never copies).
+// Errors name `label`, the file tensor, the canonical name and the expected shape.
 std::map<std::string, Tensor> map_to_canonical(const std::vector<NameRule>& rules,
                                                const ModelConfig& c,
                                                const std::map<std::string, Tensor>& file_tensors,
                                                const std::string& label);
 
 // The inverse of map_to_canonical: the file tensors of a layout built from canonical ones
-// (transposed views and fused q/k/v are materialised as contiguous tensors).
+// (transposed views and fused q/k/v are materialised as contiguous tensors; int8 weights bring
+// their `_scale` companions).
 std::vector<std::pair<std::string, Tensor>> map_from_canonical(
     const std::vector<NameRule>& rules, const std::map<std::string, Tensor>& params,
     const std::string& label);
