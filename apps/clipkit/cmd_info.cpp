@@ -42,8 +42,9 @@ const Registrar reg{Command{
       return [a] { return run_info(*a); };
     },
     "Show a checkpoint's layout, architecture (towers, widths, layers, heads, activation, "
-    "pooling, image size, patch), dtypes and parameter count",
+    "pooling, image size, patch), dtypes, quantisation (int8, f16, bf16) and parameter count",
     "  clipkit info models/ViT-B-32/                  # an OpenCLIP folder (open_clip_config.json)\n"
+    "  clipkit info models/ViT-B-32-int8/             # a quantised model: int8 weights, scheme\n"
     "  clipkit info ViT-B-32.pt --arch ViT-B-32        # OpenAI's TorchScript file with a preset\n"
     "  clipkit info sdxl/text_encoder_2 --json         # a diffusers text encoder, as JSON\n"
     "  clipkit info clip-vit-large-patch14/            # a transformers folder (config.json)\n"
