@@ -12,6 +12,7 @@
 
 #include "backends/cpu/cpu_backend.h"
 #include "backends/ref/ref_backend.h"
+#include "core/thread_pool.h"
 
 namespace clipkit {
 namespace {
@@ -198,54 +199,179 @@ TEST_P(Parity, SoftmaxForwardAndBackward) {
     }
 }
 
-struct AttnCase {
-  int64_t batch, heads, head_dim, q_len, kv_len;
-  bool causal, mask;
+// How a case's key mask is drawn.
+enum class KeyMask {
+  kNone,
+  kRandom,        // each key kept with probability 3/4, key 0 of item 0 masked
+  kPadding,       // item n keeps its first kv_len - 7n keys (right padding, as tokenizers pad)
+  kEmptyItem,     // random, and every key of the last item masked
+  kLeadingBlock,  // the first 600 keys masked (a whole key block of the online softmax)
 };
 
-TEST_P(Parity, AttentionFusedLayoutMasksAndProbs) {
-  const AttnCase cases[] = {{1, 1, 1, 1, 1, false, false},   {2, 4, 8, 77, 77, true, false},
-                            {3, 4, 8, 77, 77, true, true},     {2, 3, 16, 17, 17, false, false},
-                            {2, 4, 64, 1, 5, false, false},    {1, 2, 5, 3, 257, false, true},
-                            {2, 12, 64, 50, 50, false, false}, {1, 1, 3, 257, 257, true, false}};
-  for (const AttnCase& c : cases) {
+struct AttnCase {
+  int64_t batch, heads, head_dim, q_len, kv_len;
+  bool causal;
+  KeyMask mask;
+};
+
+std::string describe(const AttnCase& c) {
+  return "batch " + std::to_string(c.batch) + " heads " + std::to_string(c.heads) + " hd " +
+         std::to_string(c.head_dim) + " Tq " + std::to_string(c.q_len) + " Tk " +
+         std::to_string(c.kv_len) + (c.causal ? " causal" : "") + " mask " +
+         std::to_string(int(c.mask));
+}
+
+// Inputs of one attention case: q from a fused [N, Tq, 3W] buffer (the middle third), k and v
+// from a fused [N, Tk, 2W+1] buffer (odd row stride), output rows padded to W + 3.
+struct AttnInputs {
+  std::vector<float> qbuf, kvbuf;
+  std::vector<int32_t> mask;
+  ops::AttentionArgs args;
+
+  explicit AttnInputs(const AttnCase& c) {
     const int64_t w = c.heads * c.head_dim;
-    // q from a fused [N, Tq, 3W] buffer, k and v from a fused [N, Tk, 2W+1] buffer.
-    auto qbuf = randn(size_t(c.batch * c.q_len * 3 * w), 18);
-    auto kvbuf = randn(size_t(c.batch * c.kv_len * (2 * w + 1)), 19);
-    std::vector<int32_t> mask(size_t(c.batch * c.kv_len), 1);
+    qbuf = randn(size_t(c.batch * c.q_len * 3 * w), 18);
+    kvbuf = randn(size_t(c.batch * c.kv_len * (2 * w + 1)), 19);
+    mask.assign(size_t(c.batch * c.kv_len), 1);
     std::mt19937 rng(20);
-    if (c.mask)
-      for (size_t i = 0; i < mask.size(); ++i) mask[i] = (rng() % 4) != 0;
-    if (c.mask) mask[0] = 0;  // a causal first query with no allowed key yields zeros
-    ops::AttentionArgs a;
+    if (c.mask == KeyMask::kRandom || c.mask == KeyMask::kEmptyItem) {
+      for (auto& m : mask) m = (rng() % 4) != 0;
+      mask[0] = 0;  // with causal masking, query 0 of item 0 has no key left
+    }
+    if (c.mask == KeyMask::kEmptyItem)
+      std::fill(mask.end() - c.kv_len, mask.end(), 0);
+    if (c.mask == KeyMask::kPadding)
+      for (int64_t n = 0; n < c.batch; ++n)
+        for (int64_t j = std::max<int64_t>(0, c.kv_len - 7 * n); j < c.kv_len; ++j)
+          mask[size_t(n * c.kv_len + j)] = 0;
+    if (c.mask == KeyMask::kLeadingBlock)
+      for (int64_t n = 0; n < c.batch; ++n)
+        for (int64_t j = 0; j < std::min<int64_t>(600, c.kv_len); ++j)
+          mask[size_t(n * c.kv_len + j)] = 0;
+    ops::AttentionArgs& a = args;
     a.batch = c.batch, a.heads = c.heads, a.head_dim = c.head_dim, a.q_len = c.q_len,
     a.kv_len = c.kv_len;
     a.q = qbuf.data() + w, a.q_row_stride = 3 * w, a.q_batch_stride = c.q_len * 3 * w;
     a.k = kvbuf.data(), a.k_row_stride = 2 * w + 1, a.k_batch_stride = c.kv_len * (2 * w + 1);
     a.v = kvbuf.data() + w + 1, a.v_row_stride = 2 * w + 1, a.v_batch_stride = a.k_batch_stride;
-    a.out_row_stride = w, a.out_batch_stride = c.q_len * w;
+    a.out_row_stride = w + 3, a.out_batch_stride = c.q_len * (w + 3);
     a.scale = 1.0f / std::sqrt(float(c.head_dim));
     a.causal = c.causal;
-    a.key_mask = c.mask ? mask.data() : nullptr;
-    const size_t np = size_t(c.batch * c.heads * c.q_len * c.kv_len);
-    std::vector<float> out_r(size_t(c.batch * c.q_len * w)), out_c(out_r.size()), pr(np), pc(np);
-    a.out = out_r.data();
-    a.probs = pr.data();
-    ref().attention(a);
-    a.out = out_c.data();
-    a.probs = pc.data();
-    cpu().attention(a);
-    EXPECT_LT(rel_err(out_c, out_r), 2e-6) << c.batch << "/" << c.heads << "/" << c.head_dim
-                                           << "/" << c.q_len << "/" << c.kv_len;
-    EXPECT_LT(rel_err(pc, pr), 2e-6);
-    // Without saving probabilities the output is the same.
-    std::vector<float> out_np(out_r.size());
-    a.out = out_np.data();
-    a.probs = nullptr;
-    cpu().attention(a);
-    EXPECT_EQ(out_np, out_c);
+    a.key_mask = c.mask != KeyMask::kNone ? mask.data() : nullptr;
   }
+  size_t out_size() const { return size_t(args.batch * args.out_batch_stride); }
+  size_t probs_size() const {
+    return size_t(args.batch * args.heads * args.q_len * args.kv_len);
+  }
+};
+
+// The cpu backend's output and probabilities against the reference; the output without saving
+// probabilities must be the same bits.
+void check_attention(ops::Backend& ref, ops::Backend& cpu, const AttnCase& c) {
+  AttnInputs in(c);
+  ops::AttentionArgs a = in.args;
+  // Output padding columns start as NaN and must stay untouched.
+  std::vector<float> out_r(in.out_size(), std::nanf("")), out_c = out_r, pr(in.probs_size()),
+      pc(in.probs_size(), std::nanf(""));
+  a.out = out_r.data();
+  a.probs = pr.data();
+  ref.attention(a);
+  a.out = out_c.data();
+  a.probs = pc.data();
+  cpu.attention(a);
+  const int64_t w = c.heads * c.head_dim;
+  std::vector<float> vr, vc;  // the output columns only
+  for (size_t i = 0; i < out_r.size(); ++i) {
+    if (int64_t(i) % (w + 3) < w) {
+      vr.push_back(out_r[i]);
+      vc.push_back(out_c[i]);
+    } else {
+      ASSERT_TRUE(std::isnan(out_c[i])) << "padding column written, " << describe(c);
+    }
+  }
+  EXPECT_LT(rel_err(vc, vr), 2e-6) << describe(c);
+  EXPECT_LT(rel_err(pc, pr), 2e-6) << describe(c);
+  // Rows with no allowed key are exactly zero, as are their probabilities.
+  for (size_t i = 0; i < vr.size(); ++i)
+    if (vr[i] == 0.0f) {
+      ASSERT_EQ(vc[i], 0.0f) << "output " << i << ", " << describe(c);
+    }
+  for (size_t i = 0; i < pr.size(); ++i)
+    if (pr[i] == 0.0f) {
+      ASSERT_EQ(pc[i], 0.0f) << "probability " << i << ", " << describe(c);
+    }
+  std::vector<float> out_np(in.out_size(), std::nanf(""));
+  a.out = out_np.data();
+  a.probs = nullptr;
+  cpu.attention(a);
+  for (size_t i = 0; i < out_np.size(); ++i)
+    if (!std::isnan(out_c[i])) {
+      ASSERT_EQ(out_np[i], out_c[i]) << i << ", " << describe(c);
+    }
+}
+
+TEST_P(Parity, AttentionFusedLayoutMasksAndProbs) {
+  const AttnCase cases[] = {
+      {1, 1, 1, 1, 1, false, KeyMask::kNone},       {2, 4, 8, 77, 77, true, KeyMask::kNone},
+      {3, 4, 8, 77, 77, true, KeyMask::kRandom},    {2, 3, 16, 17, 17, false, KeyMask::kNone},
+      {2, 4, 64, 1, 5, false, KeyMask::kNone},      {1, 2, 5, 3, 257, false, KeyMask::kRandom},
+      {2, 12, 64, 50, 50, false, KeyMask::kNone},   {1, 1, 3, 257, 257, true, KeyMask::kNone},
+      // The RN50 attention pool: one query over 50 keys, 32 heads.
+      {3, 32, 64, 1, 50, false, KeyMask::kNone},
+      // Query panels of 8 and 9 (the 8- and 16-wide kernels' edges).
+      {2, 2, 64, 8, 8, true, KeyMask::kNone},       {2, 2, 64, 9, 9, true, KeyMask::kRandom},
+      // Text towers with right padding, and an item whose keys are all masked.
+      {4, 8, 64, 77, 77, true, KeyMask::kPadding},  {3, 2, 32, 40, 40, true, KeyMask::kEmptyItem},
+      {3, 2, 32, 40, 40, false, KeyMask::kEmptyItem},
+  };
+  for (const AttnCase& c : cases) check_attention(ref(), cpu(), c);
+}
+
+TEST_P(Parity, AttentionOddHeadDims) {
+  // 1..7 (no full vector), 17 (16 + 1), 24 (16 + 8), 80 and 104 (ViT-H/14, ViT-bigG/14).
+  for (int64_t hd : {1, 2, 3, 5, 7, 9, 17, 24, 80, 104})
+    for (bool causal : {false, true})
+      check_attention(ref(), cpu(),
+                      {2, 3, hd, 21, 21, causal, causal ? KeyMask::kRandom : KeyMask::kNone});
+}
+
+TEST_P(Parity, AttentionLongSequences) {
+  const AttnCase cases[] = {
+      // Several query tiles of 64, causal: later tiles see more keys.
+      {1, 2, 16, 200, 200, true, KeyMask::kNone},
+      {2, 2, 8, 150, 150, true, KeyMask::kRandom},
+      // ViT-L/14 at 336 px: 577 tokens, two key blocks.
+      {1, 2, 64, 577, 577, false, KeyMask::kNone},
+      // Several key blocks, causal and not, with the first block entirely masked for every query
+      // (the online softmax starts from nothing in the second block).
+      {1, 2, 8, 1100, 1100, true, KeyMask::kNone},
+      {1, 2, 8, 70, 1300, false, KeyMask::kLeadingBlock},
+      {2, 1, 8, 700, 700, true, KeyMask::kLeadingBlock},
+      // Fewer queries than keys under causal masking (query i sees keys 0..i).
+      {2, 2, 16, 30, 90, true, KeyMask::kRandom},
+  };
+  for (const AttnCase& c : cases) check_attention(ref(), cpu(), c);
+}
+
+TEST(ParityThreads, AttentionSameBitsForAnyThreadCount) {
+  const AttnCase cases[] = {{2, 12, 64, 50, 50, false, KeyMask::kNone},
+                            {3, 8, 64, 77, 77, true, KeyMask::kPadding},
+                            {1, 3, 24, 300, 300, true, KeyMask::kRandom}};
+  const int saved = ThreadPool::global().size();
+  for (const AttnCase& c : cases) {
+    AttnInputs in(c);
+    std::vector<float> first;
+    for (int threads : {1, 2, 3, 5}) {
+      ThreadPool::set_global_threads(threads);
+      std::vector<float> out(in.out_size(), 0.0f);
+      ops::AttentionArgs a = in.args;
+      a.out = out.data();
+      cpu::cpu_backend().attention(a);
+      if (first.empty()) first = out;
+      else EXPECT_EQ(out, first) << threads << " threads, " << describe(c);
+    }
+  }
+  ThreadPool::set_global_threads(saved);
 }
 
 TEST_P(Parity, Im2ColNchwAndNhwc) {
