@@ -95,10 +95,12 @@ clipkit::ops::Backend& backend(bool ref) {
 // (77 and 2464 rows of 512), ViT-L/14 x1 (257 x 1024).
 void BM_LayerNorm(benchmark::State& state, bool ref, int64_t rows, int64_t cols) {
   clipkit::ops::Backend& be = backend(ref);
-  const auto x = randn(size_t(rows * cols), 3), g = randn(size_t(cols), 4), b = randn(size_t(cols), 5);
+  const auto x = randn(size_t(rows * cols), 3);
+  const auto g = randn(size_t(cols), 4), b = randn(size_t(cols), 5);
   std::vector<float> y(x.size());
   for (auto _ : state) {
-    be.layernorm(x.data(), rows, cols, cols, g.data(), b.data(), 1e-5f, y.data(), cols, nullptr, nullptr);
+    be.layernorm(x.data(), rows, cols, cols, g.data(), b.data(), 1e-5f, y.data(), cols, nullptr,
+                 nullptr);
     benchmark::DoNotOptimize(y.data());
   }
   state.SetBytesProcessed(int64_t(state.iterations()) * rows * cols * 8);
@@ -120,13 +122,14 @@ void BM_Activation(benchmark::State& state, bool ref, clipkit::ops::Act act, int
   }
   state.SetItemsProcessed(int64_t(state.iterations()) * n);
 }
-BENCHMARK_CAPTURE(BM_Activation, QuickGelu/cpu_1600x3072, false, clipkit::ops::Act::kQuickGelu, 1600 * 3072)
+using clipkit::ops::Act;
+BENCHMARK_CAPTURE(BM_Activation, QuickGelu/cpu_1600x3072, false, Act::kQuickGelu, 1600 * 3072)
     ->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_Activation, QuickGelu/ref_1600x3072, true, clipkit::ops::Act::kQuickGelu, 1600 * 3072)
+BENCHMARK_CAPTURE(BM_Activation, QuickGelu/ref_1600x3072, true, Act::kQuickGelu, 1600 * 3072)
     ->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_Activation, Gelu/cpu_1600x3072, false, clipkit::ops::Act::kGelu, 1600 * 3072)
+BENCHMARK_CAPTURE(BM_Activation, Gelu/cpu_1600x3072, false, Act::kGelu, 1600 * 3072)
     ->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_Activation, Gelu/cpu_77x2048, false, clipkit::ops::Act::kGelu, 77 * 2048)
+BENCHMARK_CAPTURE(BM_Activation, Gelu/cpu_77x2048, false, Act::kGelu, 77 * 2048)
     ->UseRealTime()->Unit(benchmark::kMicrosecond);
 
 // Multi-head attention with head_dim 64, laid out as the model lays it out:
@@ -160,9 +163,10 @@ void BM_Attention(benchmark::State& state, int64_t batch, int64_t tq, int64_t tk
     be.attention(a);
     benchmark::DoNotOptimize(out.data());
   }
-  const double flops = 4.0 * double(batch * heads) * double(tq) * double(tk) * double(hd) * (causal ? 0.5 : 1.0);
-  state.counters["GFLOP/s"] = benchmark::Counter(flops, benchmark::Counter::kIsIterationInvariantRate,
-                                                 benchmark::Counter::kIs1000);
+  const double flops =
+      4.0 * double(batch * heads) * double(tq) * double(tk) * double(hd) * (causal ? 0.5 : 1.0);
+  state.counters["GFLOP/s"] = benchmark::Counter(
+      flops, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
 }
 
 struct AttentionShape {
