@@ -50,6 +50,8 @@ constexpr int64_t kMaxKeyBlock = 512;  // keys per block of the online softmax
 // costs more than it saves. (The RN50 attention pool, 0.4 MFLOP at batch 1, is bound by reading
 // its keys and values and still gains from a second thread.)
 constexpr double kSerialFlops = double(1 << 17);
+// Panels of at most this many queries go one query at a time (attention_query).
+constexpr int64_t kQueryRowsMax = 2;
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
 // C[R, 8 NV] (+)= A[R, k] B[k, 8 NV] with A(r, p) = a[r * ars + p * acs], row p of B at
@@ -158,6 +160,14 @@ struct Call {
   int64_t tiles;  // per (item, head)
 };
 
+// Rows of a fused q/k/v buffer lie pages apart, beyond the hardware prefetcher's reach: the key
+// and value loops fetch the row kAhead rows ahead of the one they read.
+constexpr int64_t kAhead = 6;
+inline void prefetch_row(const float* row, int64_t n, bool valid) {
+  if (valid)
+    for (int64_t d = 0; d < n; d += 16) __builtin_prefetch(row + d);
+}
+
 // A head's row, inline (a library memcpy call per 256-byte row costs more than the copy).
 inline void copy_row(const float* src, float* dst, int64_t n) {
   int64_t i = 0;
@@ -177,15 +187,9 @@ void hold_keys(const Call& c, int64_t n, int64_t h, int64_t need, Scratch& s) {
   float* vc = grow(s.values, size_t(need * hd));
   const float* kb = a.k + n * a.k_batch_stride + h * hd;
   const float* vb = a.v + n * a.v_batch_stride + h * hd;
-  // Rows of a fused buffer are pages apart, beyond the hardware prefetcher's reach: fetch a few
-  // rows ahead.
-  constexpr int64_t kAhead = 6;
   for (int64_t j = s.keys_held; j < need; ++j) {
-    if (j + kAhead < need)
-      for (int64_t d = 0; d < hd; d += 16) {
-        __builtin_prefetch(kb + (j + kAhead) * a.k_row_stride + d);
-        __builtin_prefetch(vb + (j + kAhead) * a.v_row_stride + d);
-      }
+    prefetch_row(kb + (j + kAhead) * a.k_row_stride, hd, j + kAhead < need);
+    prefetch_row(vb + (j + kAhead) * a.v_row_stride, hd, j + kAhead < need);
     copy_row(kb + j * a.k_row_stride, kc + j * hd, hd);
     copy_row(vb + j * a.v_row_stride, vc + j * hd, hd);
   }
@@ -336,6 +340,84 @@ void attention_panel(const Call& c, int64_t n, int64_t h, int64_t q0, int64_t qn
   }
 }
 
+// sum_d a[d] b[d] with two vector accumulators.
+inline float dot_fma(const float* a, const float* b, int64_t n) {
+  v8f acc0 = {}, acc1 = {};
+  int64_t d = 0;
+  for (; d + 16 <= n; d += 16) {
+    acc0 = fma8(load8(a + d), load8(b + d), acc0);
+    acc1 = fma8(load8(a + d + 8), load8(b + d + 8), acc1);
+  }
+  if (d + 8 <= n) {
+    acc0 = fma8(load8(a + d), load8(b + d), acc0);
+    d += 8;
+  }
+  float sum = hsum8(acc0 + acc1);
+  for (; d < n; ++d) sum += a[d] * b[d];
+  return sum;
+}
+
+// One query without copies: its scores are dot products with the key rows where they lie and its
+// output a sum of value rows, with the same online softmax as a panel. For panels of one or two
+// queries (the RN50 attention pool, the tail of a 50-token sequence), where copying the head's
+// keys and values and transposing the queries would cost more than the products.
+void attention_query(const Call& c, int64_t n, int64_t h, int64_t i, int64_t kv_end, Scratch& s) {
+  const ops::AttentionArgs& a = c.a;
+  const int64_t hd = a.head_dim, tk = a.kv_len;
+  const int32_t* mask = a.key_mask ? a.key_mask + n * tk : nullptr;
+  float* probs = a.probs ? a.probs + ((n * a.heads + h) * a.q_len + i) * tk : nullptr;
+  float* dst = a.out + n * a.out_batch_stride + i * a.out_row_stride + h * hd;
+  const int64_t keys = a.causal ? std::min(kv_end, i + 1) : kv_end;
+  if (probs) std::fill(probs, probs + tk, 0.0f);
+  if (keys <= 0) {
+    std::fill(dst, dst + hd, 0.0f);
+    return;
+  }
+  const float* qr = a.q + n * a.q_batch_stride + i * a.q_row_stride + h * hd;
+  const float* kb = a.k + n * a.k_batch_stride + h * hd;
+  const float* vb = a.v + n * a.v_batch_stride + h * hd;
+  float* qs = grow(s.qt, size_t(hd));
+  for (int64_t d = 0; d < hd; ++d) qs[d] = qr[d] * a.scale;
+  float* sc = grow(s.scores, size_t(c.key_block));
+  float* o = grow(s.out, size_t(hd));
+  std::fill(o, o + hd, 0.0f);
+  float m = kNegInf, l = 0.0f;
+  for (int64_t j0 = 0; j0 < keys; j0 += c.key_block) {
+    const int64_t jlen = std::min(c.key_block, keys - j0);
+    for (int64_t j = 0; j < jlen; ++j) {
+      prefetch_row(kb + (j0 + j + kAhead) * a.k_row_stride, hd, j0 + j + kAhead < keys);
+      sc[j] = mask && mask[j0 + j] == 0 ? kNegInf : dot_fma(qs, kb + (j0 + j) * a.k_row_stride, hd);
+    }
+    if (probs) std::copy(sc, sc + jlen, probs + j0);
+    const float m_new = max_f(m, max_of(sc, jlen));
+    const float shift = m_new == kNegInf ? 0.0f : m_new;
+    const float alpha = exp_f(m - shift);
+    map8(sc, sc, jlen, [shift](v8f x) { return exp8(x - shift); });
+    l = l * alpha + sum_f(sc, jlen);
+    m = m_new;
+    if (j0 > 0 && alpha != 1.0f)
+      for (int64_t d = 0; d < hd; ++d) o[d] *= alpha;
+    for (int64_t j = 0; j < jlen; ++j) {
+      prefetch_row(vb + (j0 + j + kAhead) * a.v_row_stride, hd, j0 + j + kAhead < keys);
+      const float p = sc[j];
+      if (p == 0.0f) continue;
+      const float* vr = vb + (j0 + j) * a.v_row_stride;
+      const v8f pv = splat8(p);
+      int64_t d = 0;
+      for (; d + 8 <= hd; d += 8) store8(o + d, fma8(pv, load8(vr + d), load8(o + d)));
+      for (; d < hd; ++d) o[d] += p * vr[d];
+    }
+  }
+  if (l == 0.0f) {  // no allowed key
+    std::fill(dst, dst + hd, 0.0f);
+    if (probs) std::fill(probs, probs + tk, 0.0f);
+    return;
+  }
+  const float inv = 1.0f / l;
+  for (int64_t d = 0; d < hd; ++d) dst[d] = o[d] * inv;
+  if (probs) map8(probs, probs, keys, [&](v8f x) { return exp8(x - m) * inv; });
+}
+
 // Task t: tile t % tiles of head (t / tiles) % heads of item t / (tiles * heads).
 void attention_task(const Call& c, int64_t t, Scratch& s) {
   const ops::AttentionArgs& a = c.a;
@@ -347,10 +429,13 @@ void attention_task(const Call& c, int64_t t, Scratch& s) {
     while (kv_end > 0 && a.key_mask[n * a.kv_len + kv_end - 1] == 0) --kv_end;
   for (int64_t q0 = i0; q0 < i1; q0 += 16) {
     const int64_t qn = std::min<int64_t>(16, i1 - q0);
-    if (qn > 8)
+    if (qn > 8) {
       attention_panel<2>(c, n, h, q0, qn, kv_end, s);
-    else
+    } else if (qn > kQueryRowsMax) {
       attention_panel<1>(c, n, h, q0, qn, kv_end, s);
+    } else {
+      for (int64_t i = q0; i < q0 + qn; ++i) attention_query(c, n, h, i, kv_end, s);
+    }
   }
 }
 
