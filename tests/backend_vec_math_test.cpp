@@ -164,7 +164,8 @@ TEST(VecMath, ExpWithinTwoUlp) {
   std::vector<float> y(x.size());
   cpu::exp_n(x.data(), y.data(), int64_t(x.size()));
   double worst = 0;
-  for (size_t i = 0; i < x.size(); ++i) worst = std::max(worst, ulp_error(y[i], std::exp(double(x[i]))));
+  for (size_t i = 0; i < x.size(); ++i)
+    worst = std::max(worst, ulp_error(y[i], std::exp(double(x[i]))));
   std::printf("exp: max %.3f ulp on [-87.3, 88.7]\n", worst);
   EXPECT_LE(worst, 2.0);
   const float below[] = {-88.0f, -1000.0f, -std::numeric_limits<float>::infinity()};
