@@ -160,6 +160,72 @@ struct LinearArgs {
   int64_t ldy = 0;
 };
 
+// ---- prepared convolutions (ModifiedResNet) -------------------------------------------------
+// Memory layouts of a float32 activation [N, C, H, W]. Element (n, c, h, w) is at
+//   kNchw:       ((n*C + c)*H + h)*W + w
+//   kNhwc:       ((n*H + h)*W + w)*C + c                      (channels-last rows [N*H*W, C])
+//   kBlocked8:   (((n*CB + c/8)*H + h)*W + w)*8 + c%8,  CB = ceil(C/8)     (oneDNN's nChw8c)
+//   kBlocked16:  the same with blocks of 16 channels                         (nChw16c)
+// Blocked layouts pad the channels to whole blocks; the padding channels hold zeros, and every
+// kernel that writes a blocked activation keeps them zero.
+enum class ConvLayout : uint8_t { kNchw, kNhwc, kBlocked8, kBlocked16 };
+const char* conv_layout_name(ConvLayout layout);
+// Channels per block: 8 or 16 for the blocked layouts, 1 for the plain ones.
+int64_t conv_layout_block(ConvLayout layout);
+// Floats an activation [n, c, h, w] occupies in `layout` (channel padding included).
+int64_t conv_layout_floats(ConvLayout layout, int64_t n, int64_t c, int64_t h, int64_t w);
+
+// An activation in one of those layouts (densely packed as above).
+template <typename T>
+struct BasicConvTensor {
+  T* data = nullptr;
+  int64_t n = 0, c = 0, h = 0, w = 0;
+  ConvLayout layout = ConvLayout::kNchw;
+};
+using ConvTensor = BasicConvTensor<float>;
+using ConstConvTensor = BasicConvTensor<const float>;
+
+// A convolution layer as a model hands it to prepare_conv: a cross-correlation as
+// torch.nn.Conv2d (zero padding `pad` on every side, the same stride in both directions), an
+// optional bias, an optional inference-mode BatchNorm folded into it, and a fused epilogue:
+//   z[n,o,oy,ox] = sum_{c,ky,kx} w[o,c,ky,kx] * x[n, c, oy*stride - pad + ky, ox*stride - pad + kx]
+//                  + bias[o]                           (x = 0 outside the image; bias 0 when null)
+//   BatchNorm (when bn_mean is set), folded once when the layer is prepared:
+//     s[o] = gamma[o] / sqrt(var[o] + eps)
+//     w'[o,c,ky,kx] = w[o,c,ky,kx] * s[o],   b'[o] = beta[o] + (bias[o] - mean[o]) * s[o]
+//     so that z' = (z - mean) * s + beta is computed as the convolution with w' plus b'.
+//   y = act(z' + r),  r = the value y holds on entry when `residual`, else 0.
+// Only kIdentity and kRelu are accepted as `act`. The pointers are read by prepare_conv only.
+struct ConvSpec {
+  const float* weight = nullptr;  // [O, C, KH, KW] contiguous
+  int64_t out_channels = 0, in_channels = 0, kh = 1, kw = 1;
+  int64_t stride = 1, pad = 0;
+  const float* bias = nullptr;  // [O] or null
+  // BatchNorm statistics and affine parameters, [O] each: all four or none.
+  const float* bn_mean = nullptr;
+  const float* bn_var = nullptr;
+  const float* bn_gamma = nullptr;
+  const float* bn_beta = nullptr;
+  float bn_eps = 1e-5f;
+  bool residual = false;
+  Act act = Act::kIdentity;
+
+  int64_t out_h(int64_t h) const { return (h + 2 * pad - kh) / stride + 1; }
+  int64_t out_w(int64_t w) const { return (w + 2 * pad - kw) / stride + 1; }
+};
+
+// A backend's own form of a convolution layer (folded, reordered weights; its compiled kernels),
+// made once per model and backend by prepare_conv and passed back with every call. It owns copies
+// of everything it needs. Opaque outside the backend, and only valid with the backend that made it.
+class PreparedConv {
+ public:
+  virtual ~PreparedConv() = default;
+  // The layer's shape and epilogue (the data pointers are not kept: they are null here).
+  virtual const ConvSpec& spec() const = 0;
+  // Memory it holds, for reports.
+  virtual size_t bytes() const = 0;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -235,6 +301,19 @@ class Backend {
   // y[n, oy, ox, c] = mean over the k x k window. y is [N, H/k, W/k, C].
   virtual void avgpool_nhwc(const float* x, int64_t n, int64_t h, int64_t w, int64_t c, int64_t k,
                             float* y) = 0;
+
+  // ---- prepared convolutions (ModifiedResNet) -----------------------------------------------
+  // The layout this backend keeps activations in between prepared convolutions.
+  virtual ConvLayout conv_layout() const = 0;
+  // The prepared form of the layer `spec` (see ConvSpec). Throws Error on an invalid spec.
+  virtual std::shared_ptr<const PreparedConv> prepare_conv(const ConvSpec& spec) = 0;
+  // y = the layer applied to x. x is [N, C, H, W] and y [N, O, OH, OW], each in any ConvLayout
+  // (conv_layout() is the fast one; plain NCHW input is the other common case, the pixels). With
+  // a residual, y holds it on entry. x and y do not overlap. `conv` must come from this backend's
+  // prepare_conv.
+  virtual void conv(const PreparedConv& conv, const ConstConvTensor& x, const ConvTensor& y) = 0;
+  // y = x, converted between layouts (same N, C, H, W; blocked padding written as zeros).
+  virtual void conv_reorder(const ConstConvTensor& x, const ConvTensor& y) = 0;
 
   // ---- contrastive loss ---------------------------------------------------------------------
   // CLIP's symmetric InfoNCE on B matched pairs. img [B, E] and txt [B, E] are the unnormalised

@@ -42,6 +42,13 @@ class CpuBackend : public ref::RefBackend {
   void im2col(const ops::Im2ColArgs& args) override;
   void avgpool_nhwc(const float* x, int64_t n, int64_t h, int64_t w, int64_t c, int64_t k,
                     float* y) override;
+  // conv_onednn.cpp: oneDNN convolution primitives (folded BatchNorm, fused residual and ReLU),
+  // activations in the layout oneDNN prefers on this CPU.
+  ops::ConvLayout conv_layout() const override;
+  std::shared_ptr<const ops::PreparedConv> prepare_conv(const ops::ConvSpec& spec) override;
+  void conv(const ops::PreparedConv& conv, const ops::ConstConvTensor& x,
+            const ops::ConvTensor& y) override;
+  void conv_reorder(const ops::ConstConvTensor& x, const ops::ConvTensor& y) override;
 
  private:
   void attention_head_gemm(const ops::AttentionArgs& a, int64_t n, int64_t h, float* scores,

@@ -38,6 +38,12 @@ class RefBackend : public ops::Backend {
   void im2col(const ops::Im2ColArgs& args) override;
   void avgpool_nhwc(const float* x, int64_t n, int64_t h, int64_t w, int64_t c, int64_t k,
                     float* y) override;
+  // ref_conv.cpp: activations channels-last; any layout is read and written.
+  ops::ConvLayout conv_layout() const override { return ops::ConvLayout::kNhwc; }
+  std::shared_ptr<const ops::PreparedConv> prepare_conv(const ops::ConvSpec& spec) override;
+  void conv(const ops::PreparedConv& conv, const ops::ConstConvTensor& x,
+            const ops::ConvTensor& y) override;
+  void conv_reorder(const ops::ConstConvTensor& x, const ops::ConvTensor& y) override;
   double contrastive_loss(const float* img, const float* txt, int64_t b, int64_t e,
                           float log_scale, float* logits) override;
   void contrastive_loss_backward(const float* img, const float* txt, int64_t b, int64_t e,
