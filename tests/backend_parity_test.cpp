@@ -349,6 +349,12 @@ TEST_P(Parity, AttentionLongSequences) {
       {2, 1, 8, 700, 700, true, KeyMask::kLeadingBlock},
       // Fewer queries than keys under causal masking (query i sees keys 0..i).
       {2, 2, 16, 30, 90, true, KeyMask::kRandom},
+      // Panels of one or two queries (computed query by query): a causal tail of 2 after a tile
+      // of 64, and single queries over several key blocks, the first one masked.
+      {2, 2, 16, 66, 66, true, KeyMask::kRandom},
+      {2, 3, 8, 1, 1300, false, KeyMask::kLeadingBlock},
+      {3, 2, 24, 2, 700, false, KeyMask::kEmptyItem},
+      {2, 2, 8, 2, 2, true, KeyMask::kRandom},  // query 0 of item 0 has no key
   };
   for (const AttnCase& c : cases) check_attention(ref(), cpu(), c);
 }
