@@ -154,6 +154,9 @@ class OneDnnConv final : public ops::PreparedConv {
   const Plan& plan(const Key& key) const;
   const Plan& plan_locked(const Key& key) const;
   std::unique_ptr<Plan> make_plan(const Key& key) const;
+  dnnl::convolution_forward::primitive_desc primitive_desc(const Key& key) const;
+  // The weights in layout `want`, for a primitive computing all output channels.
+  memory whole_weights(const memory::desc& want) const;
   memory group_weights(const memory::desc& want, int64_t o0, int64_t o1) const;
   void execute(const Plan& p, const float* x, float* y) const;
   // Output channels [o0, o1) of the images [i0, i1) of x into y.
@@ -229,51 +232,57 @@ memory OneDnnConv::group_weights(const memory::desc& want, int64_t o0, int64_t o
   return w;
 }
 
-std::unique_ptr<OneDnnConv::Plan> OneDnnConv::make_plan(const Key& k) const {
+dnnl::convolution_forward::primitive_desc OneDnnConv::primitive_desc(const Key& k) const {
   const ops::ConvSpec& s = spec_;
-  const bool whole = k.o0 == 0 && k.o1 == s.out_channels;
-  if (!whole) plan_locked({k.n, k.h, k.w, k.src, k.dst, 0, s.out_channels});  // weights_ laid out
-  auto p = std::make_unique<Plan>();
-  p->key = k;
   const int64_t oc = k.o1 - k.o0;
-  p->src = activation_desc(k.src, k.n, s.in_channels, k.h, k.w);
-  p->dst = activation_desc(k.dst, k.n, oc, s.out_h(k.h), s.out_w(k.w));
   const memory::desc any_weights({oc, s.in_channels, s.kh, s.kw}, memory::data_type::f32, Tag::any);
-  const memory::desc bias_desc({oc}, memory::data_type::f32, Tag::x);
   // Padding on the right as on the left: oneDNN derives the output size with floor division,
   // as torch does, so a symmetric padding describes torch's layer exactly.
   const dnnl::convolution_forward::desc desc(
-      dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, p->src, any_weights,
-      bias_desc, p->dst, {s.stride, s.stride}, {s.pad, s.pad}, {s.pad, s.pad});
+      dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+      activation_desc(k.src, k.n, s.in_channels, k.h, k.w), any_weights,
+      memory::desc({oc}, memory::data_type::f32, Tag::x),
+      activation_desc(k.dst, k.n, oc, s.out_h(k.h), s.out_w(k.w)), {s.stride, s.stride},
+      {s.pad, s.pad}, {s.pad, s.pad});
   dnnl::post_ops post;
   if (s.residual) post.append_sum(1.0f);
   if (s.act == ops::Act::kRelu) post.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
   dnnl::primitive_attr attr;
   attr.set_post_ops(post);
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-  const dnnl::convolution_forward::primitive_desc pd(desc, attr, engine());
+  return dnnl::convolution_forward::primitive_desc(desc, attr, engine());
+}
+
+memory OneDnnConv::whole_weights(const memory::desc& want) const {
+  if (want == weights_.get_desc()) return weights_;
+  // Reorder once into the layout a primitive wants. The first one replaces the plain folded
+  // copy; a later one with yet another layout gets its own copy.
+  memory w(want, engine());
+  dnnl::reorder(weights_, w).execute(thread_stream(), weights_, w);
+  thread_stream().wait();
+  if (weights_plain_) {
+    weights_ = w;
+    weights_plain_ = false;
+  }
+  return w;
+}
+
+std::unique_ptr<OneDnnConv::Plan> OneDnnConv::make_plan(const Key& k) const {
+  const bool whole = k.o0 == 0 && k.o1 == spec_.out_channels;
+  // A channel group's weights are a part of the whole layer's in the layout oneDNN picks for it
+  // (the descriptor is enough to learn it; no whole-layer primitive is compiled).
+  if (!whole && weights_plain_)
+    whole_weights(primitive_desc({k.n, k.h, k.w, k.src, k.dst, 0, spec_.out_channels}).weights_desc());
+  auto p = std::make_unique<Plan>();
+  p->key = k;
+  const dnnl::convolution_forward::primitive_desc pd = primitive_desc(k);
   p->primitive = dnnl::convolution_forward(pd);
+  p->src = pd.src_desc();
+  p->dst = pd.dst_desc();
   p->scratch = pd.scratchpad_desc();
   p->scratch_bytes = p->scratch.get_size();
-  p->bias = memory(bias_desc, engine(), static_cast<float*>(bias_.get_data_handle()) + k.o0);
-
-  const memory::desc want = pd.weights_desc();
-  if (!whole) {
-    p->weights = group_weights(want, k.o0, k.o1);
-  } else if (want == weights_.get_desc()) {
-    p->weights = weights_;
-  } else {
-    // Reorder once into the layout this primitive wants. The first primitive replaces the plain
-    // folded copy; a later one with yet another layout gets its own copy.
-    memory w(want, engine());
-    dnnl::reorder(weights_, w).execute(thread_stream(), weights_, w);
-    thread_stream().wait();
-    p->weights = w;
-    if (weights_plain_) {
-      weights_ = w;
-      weights_plain_ = false;
-    }
-  }
+  p->bias = memory(pd.bias_desc(), engine(), static_cast<float*>(bias_.get_data_handle()) + k.o0);
+  p->weights = whole ? whole_weights(pd.weights_desc()) : group_weights(pd.weights_desc(), k.o0, k.o1);
   return p;
 }
 
