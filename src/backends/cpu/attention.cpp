@@ -3,11 +3,11 @@
 // The work is one task per (batch item, head, tile of up to kTileRows queries), claimed by the
 // pool's threads from a shared counter (a head's tiles together when there are heads enough to go
 // round), so a batch of one with 8-16 heads still spreads over every thread and a slow thread on
-// a shared host takes fewer tasks. A task writes only its own
-// output rows and computes them the same way whichever thread runs it, so results do not depend
-// on the thread count.
+// a shared host takes fewer tasks. A task writes only its own output rows and computes them the
+// same way whichever thread runs it, so results do not depend on the thread count.
 //
-// Inside a task the queries go in panels of 16 (8 for a tail of up to 8) and the keys in blocks of
+// Inside a task the queries go in panels of 16 (8 for a tail of up to 8; one or two queries go one
+// at a time, attention_query, reading keys and values in place) and the keys in blocks of
 // at most kMaxKeyBlock, with the softmax computed online ("flash attention"), so no score matrix
 // larger than one [key block x panel] tile (32 KB) is formed, whatever the sequence length:
 //   s_ij = (scale q_i) . k_j             for the allowed keys j of the block, -inf for the others
