@@ -21,7 +21,7 @@ void sgemm(GemmLibrary lib, const ops::Mat& a, const ops::Mat& b, float* c, int6
            float alpha, float beta, const float* bias);
 
 // The same product on the calling thread only, for kernels that already run one task per pool
-// thread (attention's per-head products). oneDNN is made single-threaded for the calling thread;
+// thread (the per-block products of the linear layer). oneDNN is made single-threaded for the calling thread;
 // OpenBLAS's thread count is process-wide, so while it is above one (library threading) the
 // product goes to oneDNN instead. No bias.
 void sgemm_serial(GemmLibrary lib, const ops::Mat& a, const ops::Mat& b, float* c, int64_t ldc,
