@@ -195,7 +195,9 @@ using ConstConvTensor = BasicConvTensor<const float>;
 //     w'[o,c,ky,kx] = w[o,c,ky,kx] * s[o],   b'[o] = beta[o] + (bias[o] - mean[o]) * s[o]
 //     so that z' = (z - mean) * s + beta is computed as the convolution with w' plus b'.
 //   y = act(z' + r),  r = the value y holds on entry when `residual`, else 0.
-// Only kIdentity and kRelu are accepted as `act`. The pointers are read by prepare_conv only.
+// Only kIdentity and kRelu are accepted as `act`. The pointed-to values must stay valid while the
+// prepared layer lives: a backend may read them when the layer first runs (the cpu backend folds
+// and reorders on first use, so that loading a model reads none of its convolution weights).
 struct ConvSpec {
   const float* weight = nullptr;  // [O, C, KH, KW] contiguous
   int64_t out_channels = 0, in_channels = 0, kh = 1, kw = 1;
@@ -215,8 +217,8 @@ struct ConvSpec {
 };
 
 // A backend's own form of a convolution layer (folded, reordered weights; its compiled kernels),
-// made once per model and backend by prepare_conv and passed back with every call. It owns copies
-// of everything it needs. Opaque outside the backend, and only valid with the backend that made it.
+// made once per model and backend by prepare_conv and passed back with every call. Opaque outside
+// the backend, and only valid with the backend that made it.
 class PreparedConv {
  public:
   virtual ~PreparedConv() = default;

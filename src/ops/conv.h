@@ -81,7 +81,8 @@ FeatureMap alloc_feature_map(Workspace& ws, ConvLayout layout, int64_t n, int64_
 
 // A convolution layer as a model holds it: weight [O, C, KH, KW] (F32, contiguous), bias [O] or
 // undefined, BatchNorm running statistics and affine parameters [O] each (all undefined for none),
-// the geometry and the epilogue, and the backend's prepared form.
+// the geometry and the epilogue, and the backend's prepared form (which may read the tensors
+// when it first runs, so they must live as long as it does).
 struct ConvLayer {
   Tensor weight, bias;
   Tensor bn_mean, bn_var, bn_gamma, bn_beta;

@@ -163,35 +163,55 @@ class OneDnnConv final : public ops::PreparedConv {
   void run_part(const ops::ConstConvTensor& x, const ops::ConvTensor& y, int64_t i0, int64_t i1,
                 int64_t o0, int64_t o1) const;
 
-  ops::ConvSpec spec_;
-  memory bias_;
+  // Folds the BatchNorm into bias_ and weights_, laid out as `want` (on the first primitive's
+  // creation, with mu_ held).
+  void fold_locked(const memory::desc& want) const;
+
+  ops::ConvSpec spec_;    // without the data pointers
+  ops::ConvSpec source_;  // the caller's weights and statistics, read by fold_locked()
   mutable std::mutex mu_;
-  mutable memory weights_;  // folded: plain oihw until the first whole-layer primitive, then its layout
-  mutable bool weights_plain_ = true;
+  mutable bool folded_ = false;
+  mutable memory bias_;
+  mutable memory weights_;  // folded, in the layout of the first primitive made
   mutable std::vector<std::unique_ptr<Plan>> plans_;
 };
 
-OneDnnConv::OneDnnConv(const ops::ConvSpec& spec) : spec_(spec) {
-  const int64_t o = spec.out_channels, per_out = spec.in_channels * spec.kh * spec.kw;
-  std::vector<double> w(size_t(o * per_out));
-  std::vector<double> b(static_cast<size_t>(o));
-  ops::fold_conv_batchnorm(spec, w.data(), b.data());
-  onednn_call(spec_, "allocate the weights", [&] {
-    weights_ = memory(memory::desc({o, spec.in_channels, spec.kh, spec.kw}, memory::data_type::f32,
-                                   Tag::oihw),
-                      engine());
-    bias_ = memory(memory::desc({o}, memory::data_type::f32, Tag::x), engine());
-  });
-  float* wp = static_cast<float*>(weights_.get_data_handle());
-  for (size_t i = 0; i < w.size(); ++i) wp[i] = float(w[i]);
-  float* bp = static_cast<float*>(bias_.get_data_handle());
-  for (size_t i = 0; i < b.size(); ++i) bp[i] = float(b[i]);
+OneDnnConv::OneDnnConv(const ops::ConvSpec& spec) : spec_(spec), source_(spec) {
   spec_.weight = spec_.bias = nullptr;
   spec_.bn_mean = spec_.bn_var = spec_.bn_gamma = spec_.bn_beta = nullptr;
 }
 
+void OneDnnConv::fold_locked(const memory::desc& want) const {
+  const ops::ConvSpec& s = source_;
+  const int64_t o = s.out_channels, per_out = s.in_channels * s.kh * s.kw;
+  // The folded weights in plain [O, C, KH, KW] order exist only until they are reordered.
+  std::vector<float> plain(size_t(o * per_out));
+  bias_ = memory(memory::desc({o}, memory::data_type::f32, Tag::x), engine());
+  float* bp = static_cast<float*>(bias_.get_data_handle());
+  // One output channel at a time through the shared float64 definition, rounded once.
+  std::vector<double> row(static_cast<size_t>(per_out));
+  for (int64_t i = 0; i < o; ++i) {
+    ops::ConvSpec one = s;
+    one.out_channels = 1;
+    one.weight = s.weight + i * per_out;
+    for (const float** p : {&one.bias, &one.bn_mean, &one.bn_var, &one.bn_gamma, &one.bn_beta})
+      if (*p) *p += i;
+    double b = 0.0;
+    ops::fold_conv_batchnorm(one, row.data(), &b);
+    for (int64_t k = 0; k < per_out; ++k) plain[size_t(i * per_out + k)] = float(row[size_t(k)]);
+    bp[i] = float(b);
+  }
+  memory src(memory::desc({o, s.in_channels, s.kh, s.kw}, memory::data_type::f32, Tag::oihw),
+             engine(), plain.data());
+  weights_ = memory(want, engine());
+  dnnl::reorder(src, weights_).execute(thread_stream(), src, weights_);
+  thread_stream().wait();
+  folded_ = true;
+}
+
 size_t OneDnnConv::bytes() const {
   std::lock_guard<std::mutex> lock(mu_);
+  if (!folded_) return 0;
   const char* base = static_cast<const char*>(weights_.get_data_handle());
   const size_t own = weights_.get_desc().get_size();
   size_t total = own + bias_.get_desc().get_size();
@@ -255,27 +275,24 @@ dnnl::convolution_forward::primitive_desc OneDnnConv::primitive_desc(const Key& 
 
 memory OneDnnConv::whole_weights(const memory::desc& want) const {
   if (want == weights_.get_desc()) return weights_;
-  // Reorder once into the layout a primitive wants. The first one replaces the plain folded
-  // copy; a later one with yet another layout gets its own copy.
+  // A primitive that wants yet another layout than the first one gets its own copy.
   memory w(want, engine());
   dnnl::reorder(weights_, w).execute(thread_stream(), weights_, w);
   thread_stream().wait();
-  if (weights_plain_) {
-    weights_ = w;
-    weights_plain_ = false;
-  }
   return w;
 }
 
 std::unique_ptr<OneDnnConv::Plan> OneDnnConv::make_plan(const Key& k) const {
   const bool whole = k.o0 == 0 && k.o1 == spec_.out_channels;
-  // A channel group's weights are a part of the whole layer's in the layout oneDNN picks for it
-  // (the descriptor is enough to learn it; no whole-layer primitive is compiled).
-  if (!whole && weights_plain_)
-    whole_weights(primitive_desc({k.n, k.h, k.w, k.src, k.dst, 0, spec_.out_channels}).weights_desc());
+  const dnnl::convolution_forward::primitive_desc pd = primitive_desc(k);
+  // The first primitive folds the weights into the layout oneDNN picks for the whole layer (for
+  // a channel group the descriptor of the whole layer is enough to learn it; no whole-layer
+  // primitive is compiled). A group's weights are then a part of those.
+  if (!folded_)
+    fold_locked(whole ? pd.weights_desc()
+                      : primitive_desc({k.n, k.h, k.w, k.src, k.dst, 0, spec_.out_channels}).weights_desc());
   auto p = std::make_unique<Plan>();
   p->key = k;
-  const dnnl::convolution_forward::primitive_desc pd = primitive_desc(k);
   p->primitive = dnnl::convolution_forward(pd);
   p->src = pd.src_desc();
   p->dst = pd.dst_desc();

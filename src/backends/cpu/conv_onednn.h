@@ -1,13 +1,14 @@
 // Prepared convolutions of the cpu backend through oneDNN's convolution primitive (CpuBackend's
 // prepare_conv / conv / conv_reorder are defined in conv_onednn.cpp).
 //
-// prepare_conv folds the BatchNorm into the weights and a bias (float64, rounded once to float32)
-// and keeps them. The first call for an input shape creates the primitive: activations in the
-// layouts of the call (the backend's conv_layout() between layers), weights in the layout oneDNN
-// picks (format `any`), reordered into it once and shared by every later primitive that wants the
-// same layout. Bias, the residual (a `sum` post-op on the output buffer) and ReLU (an `eltwise`
-// post-op) run inside the convolution. Primitives are cached per shape in the prepared layer, so
-// a forward pass after the first of its batch size creates nothing.
+// prepare_conv only checks the spec; loading a model reads none of its convolution weights. The
+// first run of a prepared layer folds the BatchNorm into the weights and a bias (float64, rounded
+// once to float32), and the first call for each input shape creates a primitive: activations in
+// the layouts of the call (the backend's conv_layout() between layers), weights in the layout
+// oneDNN picks (format `any`), reordered into it once and shared by every later primitive that
+// wants the same layout. Bias, the residual (a `sum` post-op on the output buffer) and ReLU (an
+// `eltwise` post-op) run inside the convolution. Primitives are cached per shape in the prepared
+// layer, so a forward pass after the first of its batch size creates nothing.
 //
 // Threads (ConvThreading): by default a convolution is cut into single-threaded primitive calls
 // run on ThreadPool::global(): whole images per thread when the batch has at least as many images
