@@ -13,6 +13,9 @@ once at load. All arithmetic is float32.
 Subcommands:
   bench   the same interface as `clipkit bench`: times the forward pass (or model load) on given or
           random inputs and prints one JSON line {"times_ms": [...], ...}
+  embed   what `clipkit embed --image` does, for the start-up comparison: load the model, read and
+          preprocess images as OpenAI's `preprocess` does (PIL bicubic resize of the short side,
+          center crop, RGB, normalise), one forward pass, L2-normalised embeddings to a .npy file
   sgemm   measures the fp32 GEMM rate of torch.matmul and numpy (n^3) with the given threads
   info    prints a model's architecture, parameter count and analytic FLOPs
 
@@ -21,6 +24,7 @@ Examples:
   OPENBLAS_CORETYPE=SkylakeX /usr/bin/python3 bench/clip_torch.py bench \\
       --model bench/models/ViT-B-32 --task image --batch 32 --threads 2 --iters 5
   /usr/bin/python3 bench/clip_torch.py sgemm --threads 2 --n 4096
+  /usr/bin/python3 bench/clip_torch.py embed --model bench/models/ViT-B-32 --image tests/data/images/rocket.jpg -o e.npy
 """
 from __future__ import annotations
 
@@ -53,7 +57,9 @@ HAS_SDPA = hasattr(F, "scaled_dot_product_attention")  # PyTorch >= 2.0
 _ST_DTYPES = {
     "F64": np.float64, "F32": np.float32, "F16": np.float16, "I64": np.int64, "I32": np.int32,
     "I16": np.int16, "I8": np.int8, "U8": np.uint8, "BOOL": np.bool_,
-    "BF16": np.uint16,  # reinterpreted as torch.bfloat16 below (numpy has no bfloat16)
+    # Reinterpreted as torch.bfloat16 below (numpy has no bfloat16; torch.from_numpy takes int16,
+    # not uint16).
+    "BF16": np.int16,
 }
 
 
@@ -638,6 +644,23 @@ def random_images(n: int, size: int, seed: int = 0) -> np.ndarray:
     return ((u - mean) / std).numpy().astype(np.float32)
 
 
+def preprocess_image(path: str, size: int) -> torch.Tensor:
+    """OpenAI CLIP's `preprocess` (torchvision Resize(size, BICUBIC), CenterCrop(size), RGB,
+    ToTensor, Normalize) written with PIL alone: float32 [3, size, size]."""
+    from PIL import Image
+    img = Image.open(path)
+    w, h = img.size
+    # torchvision's Resize(int): the short side becomes `size`, the long one is truncated.
+    nw, nh = (size, int(size * h / w)) if w <= h else (int(size * w / h), size)
+    img = img.resize((nw, nh), Image.BICUBIC)
+    top, left = int(round((nh - size) / 2.0)), int(round((nw - size) / 2.0))
+    img = img.crop((left, top, left + size, top + size)).convert("RGB")
+    x = torch.from_numpy(np.asarray(img, dtype=np.uint8).copy()).permute(2, 0, 1).float() / 255.0
+    mean = torch.tensor(OPENAI_MEAN, dtype=torch.float32).view(3, 1, 1)
+    std = torch.tensor(OPENAI_STD, dtype=torch.float32).view(3, 1, 1)
+    return (x - mean) / std
+
+
 # --------------------------------------------------------------------------------------------
 # Command line
 # --------------------------------------------------------------------------------------------
@@ -717,6 +740,22 @@ def cmd_bench(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_embed(a: argparse.Namespace) -> int:
+    """Process start to embeddings on disk, as `clipkit embed --image ... -o out.npy` does it."""
+    torch.set_num_threads(a.threads)
+    model = load_model(a.model, a.arch)
+    if model.cfg.vision is None:
+        raise SystemExit(f"{a.model}: the model has no image tower")
+    optimize_for_inference(model)  # the ResNet rewrites of the benchmark; nothing for a ViT
+    pixels = torch.stack([preprocess_image(p, model.cfg.vision.image_size) for p in a.image])
+    with torch.inference_mode():
+        e = model.encode_image(pixels)
+        if not a.unnormalized:
+            e = e / e.norm(dim=-1, keepdim=True)
+    np.save(a.output, e.float().contiguous().numpy())
+    return 0
+
+
 def cmd_sgemm(a: argparse.Namespace) -> int:
     torch.set_num_threads(a.threads)
     n = a.n
@@ -779,6 +818,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     b.add_argument("--fuse-bn", action=argparse.BooleanOptionalAction, default=True,
                    help="fold the ResNet tower's BatchNorms into its convolutions")
     b.set_defaults(fn=cmd_bench)
+
+    e = sub.add_parser("embed", help="image embeddings to a .npy file (what `clipkit embed --image` does)",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    e.add_argument("--model", required=True, help="OpenCLIP folder or .safetensors file")
+    e.add_argument("--arch", help="preset name overriding open_clip_config.json")
+    e.add_argument("--image", action="append", required=True, help="an image file (repeatable)")
+    e.add_argument("-o", "--output", required=True, help="the .npy file to write, [N, D] float32")
+    e.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
+    e.add_argument("--unnormalized", action="store_true", help="write the projections before L2 normalisation")
+    e.set_defaults(fn=cmd_embed)
 
     s = sub.add_parser("sgemm", help="fp32 GEMM rate of torch.matmul and numpy",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
