@@ -51,11 +51,6 @@ class CpuBackend : public ref::RefBackend {
   void conv_reorder(const ops::ConstConvTensor& x, const ops::ConvTensor& y) override;
 
  private:
-  void attention_head_gemm(const ops::AttentionArgs& a, int64_t n, int64_t h, float* scores,
-                           uint8_t* any_left) const;
-  void attention_head_loops(const ops::AttentionArgs& a, int64_t n, int64_t h,
-                            float* scratch) const;
-
   GemmLibrary lib_;
 };
 
