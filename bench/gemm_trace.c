@@ -1,18 +1,23 @@
 // gemm_trace: an LD_PRELOAD library that times every GEMM library call of a process, for
-// bench/profile.sh. It interposes dnnl_sgemm, dnnl_gemm_u8s8s32 and cblas_sgemm, calls the real
-// function (dlsym RTLD_NEXT) and records per call:
-//   library; M, N, K; the leading dimension of C (row-major, as clipkit calls them), which is the
-//   full width of the output a block of rows or columns is written into and so tells a model's
-//   layers apart however the product was split; start (CLOCK_MONOTONIC, the clock that
+// bench/profile.sh. It interposes dnnl_sgemm, dnnl_gemm_u8s8s32, cblas_sgemm and oneDNN's
+// dnnl_primitive_execute (convolutions, matmuls, reorders), calls the real function (dlsym
+// RTLD_NEXT) and records per call:
+//   what was called: sgemm, igemm (u8 x s8), cblas, or the primitive's kind (conv, matmul, ip for
+//   inner product, reorder, prim for any other); M, N, K (for a primitive: output pixels, output
+//   channels and multiply-adds per output, so that 2·M·N·K is its FLOPs); the leading dimension
+//   of C (row-major, as clipkit calls them), which is the full width of the output a block of
+//   rows or columns is written into and so tells a model's layers apart however the product was
+//   split (0 for primitives); start (CLOCK_MONOTONIC, the clock that
 //   `perf record -k CLOCK_MONOTONIC` stamps its samples with); wall time; CPU time of the calling
 //   thread; thread id; and the call site (the return addresses above the call, as object +
 //   offset, so that a script can name the clipkit function that asked for the product: a linear
 //   layer, a convolution, attention).
 // At exit it writes them as text to $GEMM_TRACE_OUT (nothing when unset):
 //   site <id> <object>+0x<offset> ...           one line per distinct call stack
-//   call <lib> <m> <n> <k> <ldc> <start_ns> <wall_ns> <cpu_ns> <tid> <site>
+//   call <what> <m> <n> <k> <ldc> <start_ns> <wall_ns> <cpu_ns> <tid> <site>
 // The timer brackets only the real call, so the recorded times are the library's own; the
-// bookkeeping around it (a backtrace per call, a few microseconds) falls outside them.
+// bookkeeping around it (a backtrace per call, a few microseconds) falls outside them. A
+// primitive may run on OpenMP threads besides the caller: its CPU time here is the caller's only.
 //
 // Build: cc -O2 -shared -fPIC bench/gemm_trace.c -o gemm_trace.so -ldl -lpthread
 #define _GNU_SOURCE
@@ -40,7 +45,7 @@ typedef struct {
   int64_t m, n, k, ldc;
   uint64_t start_ns, wall_ns, cpu_ns;
   int32_t tid, site;
-  char lib;  // 's' dnnl_sgemm, 'i' dnnl_gemm_u8s8s32, 'b' cblas_sgemm
+  const char* what;  // sgemm, igemm, cblas, or a primitive kind (see the header)
 } Call;
 
 typedef struct {
@@ -111,7 +116,8 @@ static Pending begin_call(void) {
   return p;
 }
 
-static void end_call(const Pending* p, char lib, int64_t m, int64_t n, int64_t k, int64_t ldc) {
+static void end_call(const Pending* p, const char* what, int64_t m, int64_t n, int64_t k,
+                     int64_t ldc) {
   const uint64_t end = now_ns(CLOCK_MONOTONIC), cpu1 = now_ns(CLOCK_THREAD_CPUTIME_ID);
   const size_t i = atomic_fetch_add(&g_ncalls, 1);
   if (!g_calls || i >= kMaxCalls) {
@@ -125,7 +131,7 @@ static void end_call(const Pending* p, char lib, int64_t m, int64_t n, int64_t k
   c->cpu_ns = cpu1 - p->cpu0;
   c->tid = (int32_t)syscall(SYS_gettid);
   c->site = p->site;
-  c->lib = lib;
+  c->what = what;
 }
 
 static void* real(const char* name) {
@@ -148,7 +154,7 @@ dnnl_status_t dnnl_sgemm(char transa, char transb, dnnl_dim_t M, dnnl_dim_t N, d
   if (!fn) fn = (SgemmFn)real("dnnl_sgemm");
   Pending p = begin_call();
   dnnl_status_t st = fn(transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-  end_call(&p, 's', M, N, K, ldc);
+  end_call(&p, "sgemm", M, N, K, ldc);
   return st;
 }
 
@@ -166,7 +172,7 @@ dnnl_status_t dnnl_gemm_u8s8s32(char transa, char transb, char offsetc, dnnl_dim
   Pending p = begin_call();
   dnnl_status_t st = fn(transa, transb, offsetc, M, N, K, alpha, A, lda, ao, B, ldb, bo, beta, C,
                         ldc, co);
-  end_call(&p, 'i', M, N, K, ldc);
+  end_call(&p, "igemm", M, N, K, ldc);
   return st;
 }
 
@@ -181,7 +187,79 @@ void cblas_sgemm(enum CBLAS_ORDER order, enum CBLAS_TRANSPOSE ta, enum CBLAS_TRA
   if (!fn) fn = (CblasSgemmFn)real("cblas_sgemm");
   Pending p = begin_call();
   fn(order, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-  end_call(&p, 'b', M, N, K, ldc);
+  end_call(&p, "cblas", M, N, K, ldc);
+}
+
+// oneDNN's queries, looked up when first needed (the library is loaded by the traced program).
+typedef dnnl_status_t (*GetPdFn)(const_dnnl_primitive_t, const_dnnl_primitive_desc_t*);
+typedef dnnl_status_t (*QueryFn)(const_dnnl_primitive_desc_t, dnnl_query_t, int, void*);
+typedef const dnnl_memory_desc_t* (*QueryMdFn)(const_dnnl_primitive_desc_t, dnnl_query_t, int);
+
+static int64_t dims_product(const dnnl_memory_desc_t* md, int skip) {
+  int64_t p = 1;
+  for (int i = 0; i < md->ndims; ++i)
+    if (i != skip) p *= md->dims[i];
+  return p;
+}
+
+// What a primitive is, and for the ones that multiply (convolution, matmul, inner product) its
+// size as a GEMM: M outputs per channel, N channels, K multiply-adds per output.
+static const char* describe_primitive(const_dnnl_primitive_t prim, int64_t* m, int64_t* n,
+                                      int64_t* k) {
+  static GetPdFn get_pd;
+  static QueryFn query;
+  static QueryMdFn query_md;
+  if (!get_pd) {
+    get_pd = (GetPdFn)dlsym(RTLD_DEFAULT, "dnnl_primitive_get_primitive_desc");
+    query = (QueryFn)dlsym(RTLD_DEFAULT, "dnnl_primitive_desc_query");
+    query_md = (QueryMdFn)dlsym(RTLD_DEFAULT, "dnnl_primitive_desc_query_md");
+  }
+  *m = *n = *k = 0;
+  const_dnnl_primitive_desc_t pd;
+  dnnl_primitive_kind_t kind;
+  if (!get_pd || !query || !query_md || get_pd(prim, &pd) != dnnl_success ||
+      query(pd, dnnl_query_primitive_kind, 0, &kind) != dnnl_success)
+    return "prim";
+  const dnnl_memory_desc_t* dst = query_md(pd, dnnl_query_dst_md, 0);
+  const dnnl_memory_desc_t* w = query_md(pd, dnnl_query_weights_md, 0);
+  const dnnl_memory_desc_t* src = query_md(pd, dnnl_query_src_md, 0);
+  switch (kind) {
+    case dnnl_convolution:
+    case dnnl_inner_product:
+      // dst [N, OC, spatial...]; weights [(G,) OC/G, IC/G, kernel...]: their product is OC·K.
+      if (dst && w && dst->ndims >= 2 && dst->dims[1] > 0) {
+        *n = dst->dims[1];
+        *m = dims_product(dst, 1);
+        *k = dims_product(w, -1) / *n;
+      }
+      return kind == dnnl_convolution ? "conv" : "ip";
+    case dnnl_matmul:
+      // src [..., M, K], dst [..., M, N]
+      if (dst && src && dst->ndims >= 2 && src->ndims >= 2) {
+        *n = dst->dims[dst->ndims - 1];
+        *m = dims_product(dst, dst->ndims - 1);
+        *k = src->dims[src->ndims - 1];
+      }
+      return "matmul";
+    case dnnl_reorder:
+      return "reorder";
+    default:
+      return "prim";
+  }
+}
+
+typedef dnnl_status_t (*ExecFn)(const_dnnl_primitive_t, dnnl_stream_t, int, const dnnl_exec_arg_t*);
+
+dnnl_status_t dnnl_primitive_execute(const_dnnl_primitive_t primitive, dnnl_stream_t stream,
+                                     int nargs, const dnnl_exec_arg_t* args) {
+  static ExecFn fn;
+  if (!fn) fn = (ExecFn)real("dnnl_primitive_execute");
+  int64_t m, n, k;
+  const char* what = describe_primitive(primitive, &m, &n, &k);
+  Pending p = begin_call();
+  dnnl_status_t st = fn(primitive, stream, nargs, args);
+  end_call(&p, what, m, n, k, 0);
+  return st;
 }
 
 __attribute__((destructor)) static void write_trace(void) {
@@ -213,7 +291,7 @@ __attribute__((destructor)) static void write_trace(void) {
   pthread_mutex_unlock(&g_site_mu);
   for (size_t i = 0; i < n; ++i) {
     const Call* c = &g_calls[i];
-    fprintf(f, "call %c %lld %lld %lld %lld %llu %llu %llu %d %d\n", c->lib, (long long)c->m,
+    fprintf(f, "call %s %lld %lld %lld %lld %llu %llu %llu %d %d\n", c->what, (long long)c->m,
             (long long)c->n, (long long)c->k, (long long)c->ldc, (unsigned long long)c->start_ns,
             (unsigned long long)c->wall_ns, (unsigned long long)c->cpu_ns, c->tid, c->site);
   }

@@ -303,6 +303,43 @@ def classify(frames: List[Tuple[str, str]]) -> str:
 # One profile
 # --------------------------------------------------------------------------------------------
 
+# The tracer's single-threaded GEMM library calls (the rest are oneDNN primitives).
+LIBRARY_GEMMS = ("sgemm", "igemm", "cblas")
+
+
+class Intervals:
+    """The traced calls as time intervals: which call a thread was inside at a given time."""
+
+    def __init__(self, calls: List[tuple]):
+        per_tid: Dict[int, List[Tuple[int, int, int]]] = defaultdict(list)
+        prims: List[Tuple[int, int, int]] = []
+        for i, c in enumerate(calls):
+            iv = (c[5], c[5] + c[6], i)
+            per_tid[c[8]].append(iv)
+            if c[0] not in LIBRARY_GEMMS:
+                prims.append(iv)
+        self.per_tid = {t: sorted(v) for t, v in per_tid.items()}
+        self.starts = {t: [iv[0] for iv in v] for t, v in self.per_tid.items()}
+        self.prims = sorted(prims)
+        self.prim_starts = [iv[0] for iv in self.prims]
+
+    def covering(self, tid: int, t: int) -> Optional[int]:
+        """The call thread `tid` was inside at time t (calls on one thread do not nest)."""
+        lst = self.per_tid.get(tid)
+        if not lst:
+            return None
+        j = bisect.bisect_right(self.starts[tid], t) - 1
+        return lst[j][2] if j >= 0 and lst[j][1] >= t else None
+
+    def covering_primitive(self, t: int) -> Optional[int]:
+        """A primitive call in progress at time t on any thread (the latest started)."""
+        j = bisect.bisect_right(self.prim_starts, t) - 1
+        for jj in range(j, max(-1, j - 8), -1):
+            if self.prims[jj][1] >= t:
+                return self.prims[jj][2]
+        return None
+
+
 def profile_one(a: argparse.Namespace, arch: str, task: str, batch: int, syms: Symbols) -> dict:
     import clip_torch as ct
     model = os.path.join(a.models, arch)
@@ -342,68 +379,90 @@ def profile_one(a: argparse.Namespace, arch: str, task: str, batch: int, syms: S
     tr = Trace(trace, a.clipkit, syms)
     if not tr.calls:
         raise SystemExit(f"{trace}: no GEMM calls recorded (is {a.tracer} preloaded?)")
-    pids = {c[8] for c in tr.calls}
+    tids = {c[8] for c in tr.calls}
     window_end = max(c[5] + c[6] for c in tr.calls)
     window_start = window_end - int(sum(times) * 1e6)
+
+    # The layer kind of every call, and the calls' intervals per thread.
+    dims = tower_dims(cfg, task)
+    kind_of: Dict[tuple, str] = {}
+    call_kind: List[str] = []
+    for what, m, n, k, ldc, start, wall, cpu, tid, site in tr.calls:
+        if what in LIBRARY_GEMMS or what in ("matmul", "ip"):
+            key = (site, m, k, ldc)
+            if key not in kind_of:
+                kind_of[key] = gemm_kind(tr.sites.get(site, []), m, k, ldc, dims, batch)
+            call_kind.append(kind_of[key])
+        else:
+            call_kind.append({"conv": "conv", "reorder": "reorder"}.get(what, "onednn other"))
+    ivs = Intervals(tr.calls)
+
     sc = subprocess.run(["perf", "script", "-i", data, "-F", "pid,tid,time,ip,sym,dso", "--ns",
                          "--no-inline"], capture_output=True, text=True)
     if sc.returncode != 0:
         raise SystemExit(f"perf script failed: {sc.stderr[-1000:]}")
-    counts: Dict[Tuple[int, str], int] = defaultdict(int)
+    by_class: Dict[str, int] = defaultdict(int)
+    kind_samples: Dict[str, int] = defaultdict(int)
+    library_samples = 0  # inside the single-threaded GEMM library calls (the tracer's cross-check)
     detail: Dict[str, Dict[str, int]] = {c: defaultdict(int) for c in ("other", "threads & kernel", "page faults")}
     real_clipkit = os.path.realpath(a.clipkit)
     pid = None
     for spid, tid, t, frames in read_samples(sc.stdout):
-        if tid in pids:
+        if pid is None and tid in tids:
             pid = spid
-        if not (window_start <= t <= window_end):
+        if spid != pid or not (window_start <= t <= window_end):
             continue
         cls = classify(frames)
-        counts[(spid, cls)] += 1
-        if cls in ("other", "threads & kernel", "page faults") and frames:
+        if cls != "tracer":
+            # Inside a traced call the thread runs that call (the timer brackets only the real
+            # call); a primitive's OpenMP helpers are matched by time alone.
+            i = ivs.covering(tid, t)
+            if i is None and cls == "gemm":
+                i = ivs.covering_primitive(t)
+            if i is not None:
+                kind = call_kind[i]
+                kind_samples[kind] += 1
+                if tr.calls[i][0] in LIBRARY_GEMMS:
+                    library_samples += 1
+                cls = ("attention gemm" if kind == "attention" else
+                       "onednn reorder" if kind == "reorder" else "gemm:" + kind)
+            elif cls == "gemm":
+                cls = "gemm:untraced"
+        by_class[cls] += 1
+        if cls in detail and frames:
             own = next((s for s, d in frames if os.path.realpath(d) == real_clipkit), "-")
             detail[cls][f"{frames[0][0][:60]} < {own[:80]}"] += 1
-    by_class: Dict[str, int] = defaultdict(int)
-    for (spid, cls), n in counts.items():
-        if spid == pid:
-            by_class[cls] += n
     if not a.keep:
         os.remove(data)
-    for f in (f"/tmp/perf-{pid}.map",):
-        if pid and os.path.exists(f):
-            os.remove(f)
+    if pid and os.path.exists(f"/tmp/perf-{pid}.map"):
+        os.remove(f"/tmp/perf-{pid}.map")
 
-    # GEMM time per layer kind, in the same window.
-    dims = tower_dims(cfg, task)
+    # Per layer kind: FLOPs of the calls in the window, and their CPU time: the tracer's for the
+    # single-threaded library GEMMs (exact), the samples' for primitives (which may also run on
+    # OpenMP helper threads).
     kinds: Dict[str, dict] = {}
-    site_kind: Dict[Tuple[int, int, int, int], str] = {}
-    for lib, m, n, k, ldc, start, wall, cpu, tid, site in tr.calls:
+    library_cpu = 0
+    for i, (what, m, n, k, ldc, start, wall, cpu, tid, site) in enumerate(tr.calls):
         if not (window_start <= start and start + wall <= window_end):
             continue
-        key = (site, m, k, ldc)
-        kind = site_kind.get(key)
-        if kind is None:
-            kind = site_kind[key] = gemm_kind(tr.sites.get(site, []), m, k, ldc, dims, batch)
-        d = kinds.setdefault(kind, {"calls": 0, "cpu_ns": 0, "wall_ns": 0, "flops": 0, "shapes": defaultdict(int)})
+        d = kinds.setdefault(call_kind[i], {"calls": 0, "cpu_ns": 0, "wall_ns": 0, "flops": 0,
+                                            "library_calls_only": True, "shapes": defaultdict(int)})
         d["calls"] += 1
         d["cpu_ns"] += cpu
         d["wall_ns"] += wall
         d["flops"] += 2 * m * n * k
-        d["shapes"][f"{m}x{n}x{k}"] += 1
-    gemm_cpu = sum(d["cpu_ns"] for d in kinds.values())
-    counted = sum(n for c, n in by_class.items() if c != "tracer")
-    shares: Dict[str, float] = {}
-    for c, n in by_class.items():
-        if c not in ("tracer", "gemm"):
-            shares[c] = n / counted
-    gemm_share = by_class.get("gemm", 0) / counted if counted else 0.0
-    for kind, d in kinds.items():
-        part = gemm_share * d["cpu_ns"] / gemm_cpu if gemm_cpu else 0.0
-        if kind == "attention":
-            shares["attention gemm"] = part
+        d["shapes"][f"{what} {m}x{n}x{k}"] += 1
+        if what in LIBRARY_GEMMS:
+            library_cpu += cpu
         else:
-            shares["gemm:" + kind] = part
-        d["gflops_per_thread"] = d["flops"] / d["cpu_ns"] if d["cpu_ns"] else None
+            d["library_calls_only"] = False
+    counted = sum(n for c, n in by_class.items() if c != "tracer")
+    shares = {c: n / counted for c, n in by_class.items() if c != "tracer"} if counted else {}
+    for kind, d in kinds.items():
+        d["samples"] = kind_samples.get(kind, 0)
+        cpu_ns = d["cpu_ns"] if d["library_calls_only"] else d["samples"] * period
+        d["cpu_used_ns"] = cpu_ns
+        d["gflops_per_thread"] = d["flops"] / cpu_ns if (cpu_ns and d["flops"]) else None
         d["shapes"] = dict(sorted(d["shapes"].items(), key=lambda kv: -kv[1])[:6])
     fwd_ms = statistics.median(times)
     return {"arch": arch, "task": task, "batch": batch, "iters": iters, "warmup": a.warmup,
@@ -414,10 +473,11 @@ def profile_one(a: argparse.Namespace, arch: str, task: str, batch: int, syms: S
             # CPU time used over the window: how many threads were busy on average (idle waits in
             # the pool and time the host gave to other processes do not appear in the shares).
             "threads_busy": sum(by_class.values()) * period / (window_end - window_start),
-            "gemm_share_perf": gemm_share,
-            "gemm_share_trace": (gemm_cpu / (counted * period)) if counted else None,
-            "gemm": kinds, "loadavg_start": load0,
-            "top_leaves": {c: dict(sorted(v.items(), key=lambda kv: -kv[1])[:12]) for c, v in detail.items()}, "loadavg_end": os.getloadavg()[0],
+            # The share of the library GEMM calls, by samples inside them and by the tracer's clock.
+            "gemm_share_perf": library_samples / counted if counted else None,
+            "gemm_share_trace": library_cpu / (counted * period) if counted else None,
+            "gemm": kinds, "loadavg_start": load0, "loadavg_end": os.getloadavg()[0],
+            "top_leaves": {c: dict(sorted(v.items(), key=lambda kv: -kv[1])[:12]) for c, v in detail.items()},
             "command": " ".join(cmd[cmd.index("--") + 1:])}
 
 
@@ -430,8 +490,11 @@ ROW_LABELS = [("gemm:qkv", "GEMM qkv"), ("gemm:out_proj", "GEMM out_proj"), ("ge
               ("gemm:attnpool", "GEMM attention pool (q, k, v, c_proj)"),
               ("gemm:projection", "GEMM projection"), ("gemm:linear (other)", "GEMM other linear"),
               ("gemm:gemm (other)", "GEMM other"),
-              ("attention gemm", "attention: QKᵀ and PV products"),
-              ("attention", "attention: softmax, masking, copies"),
+              ("gemm:onednn other", "oneDNN other primitives"),
+              ("gemm:untraced", "oneDNN / BLAS code outside traced calls"),
+              ("onednn reorder", "oneDNN reorders (layout changes)"),
+              ("attention gemm", "attention: QKᵀ and PV through the GEMM library"),
+              ("attention", "attention kernel (softmax, masking, copies; all of it when fused)"),
               ("layernorm", "LayerNorm"), ("activation", "activation (GELU, QuickGELU, ReLU)"),
               ("batchnorm", "BatchNorm (+ReLU)"), ("im2col", "im2col"), ("pooling", "average pooling"),
               ("residual add", "residual add (ResNet)"),
@@ -454,7 +517,9 @@ def table_md(results: List[dict], peak1: float, peakt: float) -> str:
 
     def gemm_entry(r: dict, kind: str):
         d = r["gemm"].get(kind)
-        if not d or not d.get("gflops_per_thread"):
+        if not d:
+            return "", ""
+        if not d.get("gflops_per_thread"):
             return "-", "-"
         g = d["gflops_per_thread"]
         return f"{g:.1f}", f"{100 * g / peak1:.0f}"
@@ -474,9 +539,11 @@ def table_md(results: List[dict], peak1: float, peakt: float) -> str:
     # Totals.
     cells = ["**all GEMMs** (attention's included)"]
     for r in res:
-        fl = sum(d["flops"] for d in r["gemm"].values())
-        cpu = sum(d["cpu_ns"] for d in r["gemm"].values())
-        share = sum(v for k, v in r["shares"].items() if k.startswith("gemm:") or k == "attention gemm")
+        products = [d for kind, d in r["gemm"].items() if d["flops"]]
+        fl = sum(d["flops"] for d in products)
+        cpu = sum(d.get("cpu_used_ns", d["cpu_ns"]) for d in products)
+        share = sum(v for k, v in r["shares"].items()
+                    if (k.startswith("gemm:") and k != "gemm:onednn other") or k == "attention gemm")
         g = fl / cpu if cpu else 0
         cells += [f"**{fmt_pct(share)}**", f"**{g:.1f}**", f"**{100 * g / peak1:.0f}**"]
     lines.append("| " + " | ".join(cells) + " |")
@@ -527,9 +594,9 @@ def render(all_results: List[dict], meta: dict) -> str:
         rs = groups[(arch, task)]
         ideal = meta["threads"] * p1
         checks = "; ".join(f"b{r['batch']}: {r['pass_gflops']:.1f} GFLOP/s ({100 * r['pass_gflops'] / ideal:.0f} % of "
-                           f"{ideal:.0f}), {r['threads_busy']:.2f} threads busy, GEMM share "
-                           f"{100 * r['gemm_share_perf']:.1f} % by samples / {100 * (r['gemm_share_trace'] or 0):.1f} % "
-                           f"by the tracer, {r['samples_in_window']} samples"
+                           f"{ideal:.0f}), {r['threads_busy']:.2f} threads busy, library GEMM calls "
+                           f"{100 * (r['gemm_share_perf'] or 0):.1f} % of the time by samples / "
+                           f"{100 * (r['gemm_share_trace'] or 0):.1f} % by the tracer, {r['samples_in_window']} samples"
                            for r in sorted(rs, key=lambda r: r["batch"]))
         out.append("")
         out.append(f"Wall clock and checks: {checks}.")
