@@ -28,32 +28,9 @@ namespace clipkit {
 namespace {
 
 using ops::ConvLayout;
-
-std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> d(0.0f, scale);
-  std::vector<float> v(n);
-  for (float& x : v) x = d(rng);
-  return v;
-}
-
-std::vector<float> uniform(size_t n, uint32_t seed, float lo, float hi) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> d(lo, hi);
-  std::vector<float> v(n);
-  for (float& x : v) x = d(rng);
-  return v;
-}
-
-// max|a - b| / max|b|
-double rel_err(const std::vector<float>& a, const std::vector<float>& b) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    num = std::max(num, double(std::fabs(a[i] - b[i])));
-    den = std::max(den, double(std::fabs(b[i])));
-  }
-  return den == 0 ? num : num / den;
-}
+using test_util::randn;
+using test_util::rel_err;
+using test_util::uniform;
 
 // Element (n, c, h, w) of a [N, C, H, W] activation in `layout`, as ops::ConvLayout documents it.
 size_t index_of(ConvLayout layout, int64_t C, int64_t H, int64_t W, int64_t n, int64_t c, int64_t h,

@@ -22,19 +22,13 @@
 #include "backends/cpu/cpu_backend.h"
 #include "backends/ref/ref_backend.h"
 #include "core/thread_pool.h"
+#include "testing.h"
 
 namespace clipkit {
 namespace {
 
 using ops::Act;
-
-std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> d(0.0f, scale);
-  std::vector<float> v(n);
-  for (float& x : v) x = d(rng);
-  return v;
-}
+using test_util::randn;
 
 // Distance in units in the last place between two finite floats of the same sign region.
 int64_t ulp_distance(float a, float b) {

@@ -13,29 +13,14 @@
 #include "backends/cpu/cpu_backend.h"
 #include "backends/ref/ref_backend.h"
 #include "core/thread_pool.h"
+#include "testing.h"
 
 namespace clipkit {
 namespace {
 
 using ops::Act;
-
-std::vector<float> randn(size_t n, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> d(0.0f, scale);
-  std::vector<float> v(n);
-  for (float& x : v) x = d(rng);
-  return v;
-}
-
-// max|a - b| / max|b|
-double rel_err(const std::vector<float>& a, const std::vector<float>& b) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    num = std::max(num, double(std::fabs(a[i] - b[i])));
-    den = std::max(den, double(std::fabs(b[i])));
-  }
-  return den == 0 ? num : num / den;
-}
+using test_util::randn;
+using test_util::rel_err;
 
 struct Config {
   cpu::GemmLibrary lib;

@@ -9,22 +9,14 @@
 
 #include "io/npy.h"
 #include "io/safetensors.h"
+#include "testing.h"
 
 using namespace clipkit;
 
 namespace {
 
 const std::string kData = CLIPKIT_TEST_DATA;
-
-// A path in the test temp folder unique to the running test: ctest runs the cases of this file as
-// separate processes in parallel, so fixed names would collide.
-std::string temp_path(const std::string& name) {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  std::string id = std::string(info->test_suite_name()) + "." + info->name();
-  for (char& c : id)
-    if (c == '/') c = '_';
-  return ::testing::TempDir() + "/" + id + "." + name;
-}
+using test_util::temp_path;
 
 int run(const std::string& args, std::string* err = nullptr) {
   const std::string errfile = temp_path("stderr.txt");

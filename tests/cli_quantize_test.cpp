@@ -12,6 +12,7 @@
 #include <string>
 
 #include "io/safetensors.h"
+#include "testing.h"
 
 using namespace clipkit;
 namespace fs = std::filesystem;
@@ -19,34 +20,10 @@ namespace fs = std::filesystem;
 namespace {
 
 const std::string kData = CLIPKIT_TEST_DATA;
+using test_util::temp_path;
 
-// A path in the test temp folder unique to the running test (ctest runs the cases of this file as
-// separate processes in parallel).
-std::string temp_path(const std::string& name) {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  std::string id = std::string(info->test_suite_name()) + "." + info->name();
-  for (char& c : id)
-    if (c == '/') c = '_';
-  const std::string p = ::testing::TempDir() + "/" + id + "." + name;
-  fs::remove_all(p);
-  return p;
-}
-
-struct RunResult {
-  int status;
-  std::string out;  // stdout and stderr
-};
-
-RunResult run_clipkit(const std::string& args) {
-  const std::string cmd = std::string(CLIPKIT_BINARY) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return {-1, ""};
-  std::string out;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  const int st = pclose(p);
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+test_util::CommandResult run_clipkit(const std::string& args) {
+  return test_util::run_command(std::string(CLIPKIT_BINARY) + " " + args);
 }
 
 // Cosine similarity of row ra of a and row rb of b.
@@ -67,7 +44,7 @@ double cosine(const Tensor& a, int ra, const Tensor& b, int rb) {
 // returns the smallest cosine to OpenAI's float32 embeddings of the same inputs.
 double min_cosine_to_goldens(const std::string& model, const std::string& golden) {
   const std::string out = temp_path("emb.safetensors");
-  const RunResult r = run_clipkit("embed --model " + model +
+  const test_util::CommandResult r = run_clipkit("embed --model " + model +
                               " --text 'a photo of a cat'"
                               " --text 'a photograph of an astronaut riding a horse 🐴'"
                               " --image " + kData + "/images/chelsea.png"
@@ -93,7 +70,7 @@ std::string read_all(const std::string& path) {
 
 TEST(CliQuantize, Int8FolderThenInfoAndEmbed) {
   const std::string out = temp_path("tiny_vit_int8");
-  const RunResult q = run_clipkit("quantize " + kData + "/models/tiny_vit -o " + out);
+  const test_util::CommandResult q = run_clipkit("quantize " + kData + "/models/tiny_vit -o " + out);
   ASSERT_EQ(q.status, 0) << q.out;
   EXPECT_NE(q.out.find("to int8: 36 tensors converted, 74 kept, 36 per-row scales added"),
             std::string::npos) << q.out;
@@ -105,14 +82,14 @@ TEST(CliQuantize, Int8FolderThenInfoAndEmbed) {
   EXPECT_EQ(st.get("transformer.resblocks.2.mlp.c_proj.weight_scale").shape(), (Shape{32}));
   EXPECT_EQ(st.metadata().at("quantization"), "int8");
 
-  const RunResult info = run_clipkit("info " + out + " --json");
+  const test_util::CommandResult info = run_clipkit("info " + out + " --json");
   ASSERT_EQ(info.status, 0) << info.out;
   const auto j = nlohmann::json::parse(info.out);
   EXPECT_EQ(j["quantization"], "int8");
   EXPECT_EQ(j["int8_weights"], 36);
   EXPECT_EQ(j["dtypes"]["I8"], 36);
   EXPECT_EQ(j["parameters"], 1718705);
-  const RunResult text = run_clipkit("info " + out);
+  const test_util::CommandResult text = run_clipkit("info " + out);
   EXPECT_NE(text.out.find("quantization: int8\n"), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("dtypes: F32 x110 I8 x36"), std::string::npos) << text.out;
 
@@ -123,9 +100,9 @@ TEST(CliQuantize, Int8FolderThenInfoAndEmbed) {
 
 TEST(CliQuantize, SingleFileAnd16Bit) {
   const std::string file = temp_path("one") + "/tiny_rn-int8.safetensors";
-  const RunResult q = run_clipkit("quantize " + kData + "/models/tiny_rn -o " + file);
+  const test_util::CommandResult q = run_clipkit("quantize " + kData + "/models/tiny_rn -o " + file);
   ASSERT_EQ(q.status, 0) << q.out;
-  const RunResult info = run_clipkit("info " + file + " --json");
+  const test_util::CommandResult info = run_clipkit("info " + file + " --json");
   ASSERT_EQ(info.status, 0) << info.out;
   const auto j = nlohmann::json::parse(info.out);
   EXPECT_EQ(j["config_source"], "config in the file's metadata");
@@ -136,7 +113,7 @@ TEST(CliQuantize, SingleFileAnd16Bit) {
 
   for (const char* to : {"f16", "bf16"}) {
     const std::string out = temp_path(to);
-    const RunResult h = run_clipkit("quantize " + kData + "/models/tiny_vit -o " + out + " --to " + to);
+    const test_util::CommandResult h = run_clipkit("quantize " + kData + "/models/tiny_vit -o " + out + " --to " + to);
     ASSERT_EQ(h.status, 0) << h.out;
     const auto hj = nlohmann::json::parse(run_clipkit("info " + out + " --json").out);
     EXPECT_EQ(hj["quantization"], to);
@@ -149,14 +126,14 @@ TEST(CliQuantize, SingleFileAnd16Bit) {
 
 TEST(CliQuantize, TransformersLayoutForTextEncoders) {
   const std::string out = temp_path("te2");
-  const RunResult q = run_clipkit("quantize " + kData + "/hf/hf_tiny_sdxl/text_encoder_2 -o " + out);
+  const test_util::CommandResult q = run_clipkit("quantize " + kData + "/hf/hf_tiny_sdxl/text_encoder_2 -o " + out);
   ASSERT_EQ(q.status, 0) << q.out;
   EXPECT_NE(q.out.find("transformers layout"), std::string::npos) << q.out;
   EXPECT_TRUE(fs::exists(out + "/config.json"));
   const auto j = nlohmann::json::parse(run_clipkit("info " + out + " --json").out);
   EXPECT_EQ(j["quantization"], "int8+f16");
   EXPECT_EQ(j["int8_weights"], 24);
-  const RunResult openclip = run_clipkit("quantize " + kData + "/hf/hf_tiny_sdxl/text_encoder_2 -o " +
+  const test_util::CommandResult openclip = run_clipkit("quantize " + kData + "/hf/hf_tiny_sdxl/text_encoder_2 -o " +
                                      temp_path("x") + " --layout openclip");
   EXPECT_EQ(openclip.status, 1);
   EXPECT_NE(openclip.out.find("needs both a text and a vision tower"), std::string::npos) << openclip.out;
@@ -164,7 +141,7 @@ TEST(CliQuantize, TransformersLayoutForTextEncoders) {
 
 TEST(CliQuantize, ErrorsAndNoHalfOverwrittenOutput) {
   const std::string model = kData + "/models/tiny_vit";
-  RunResult r = run_clipkit("quantize " + model + " -o " + model);
+  test_util::CommandResult r = run_clipkit("quantize " + model + " -o " + model);
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.out.find("is the input model"), std::string::npos) << r.out;
   r = run_clipkit("quantize " + model + "/open_clip_model.safetensors -o " + model);

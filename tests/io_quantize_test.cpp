@@ -23,17 +23,6 @@ namespace {
 namespace fs = std::filesystem;
 const std::string kData = CLIPKIT_TEST_DATA;
 
-// A folder unique to the running test (ctest runs the cases as parallel processes).
-std::string temp_dir(const std::string& name) {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  std::string id = std::string(info->test_suite_name()) + "." + info->name();
-  for (char& c : id)
-    if (c == '/') c = '_';
-  const fs::path p = fs::path(::testing::TempDir()) / (id + "." + name);
-  fs::remove_all(p);
-  return p.string();
-}
-
 Tensor randn(Shape shape, uint32_t seed, float sd = 0.05f) {
   Tensor t = Tensor::empty(DType::F32, shape);
   std::mt19937 rng(seed);
@@ -228,13 +217,13 @@ TEST_P(QuantizeModels, Int8SaveReloadEveryWay) {
   // Its own layout as a folder, then as one file with the config inside (in a folder without a
   // config, so the embedded one is the only one there is).
   const io::Layout own = orig.layout == io::Layout::kSDSingleFile ? io::Layout::kHF : orig.layout;
-  const std::string folder = temp_dir("folder");
+  const std::string folder = test_util::temp_path("folder");
   io::save_checkpoint(q, folder, own);
   const io::Checkpoint r1 = io::load_checkpoint(folder);
   expect_int8_checkpoint(orig, r1, m.int8_weights, "reloaded folder");
   EXPECT_EQ(r1.metadata.at("quantization"), q.metadata.at("quantization"));
   EXPECT_NE(r1.metadata.at("quantization.int8").find("max_k |w[n,k]| / 127"), std::string::npos);
-  const std::string file = temp_dir("single") + "/model-int8.safetensors";
+  const std::string file = test_util::temp_path("single") + "/model-int8.safetensors";
   io::save_checkpoint(q, file, own);
   const io::Checkpoint r2 = io::load_checkpoint(file);
   EXPECT_EQ(r2.config_source, "config in the file's metadata");
@@ -252,7 +241,7 @@ TEST_P(QuantizeModels, Int8SaveReloadEveryWay) {
   // the fused in_proj of OpenAI names and the separate q/k/v of transformers names.
   if (orig.config.text && orig.config.vision && orig.config.vision->kind == io::VisionKind::kViT) {
     const io::Layout other = own == io::Layout::kOpenAI ? io::Layout::kHF : io::Layout::kOpenAI;
-    const std::string f2 = temp_dir("other");
+    const std::string f2 = test_util::temp_path("other");
     io::save_checkpoint(q, f2, other);
     const io::Checkpoint r3 = io::load_checkpoint(f2);
     expect_int8_checkpoint(orig, r3, m.int8_weights, "reloaded in the other layout");
@@ -265,7 +254,7 @@ TEST_P(QuantizeModels, F16AndBF16MatchDtypeConversions) {
   for (io::QuantizeTarget to : {io::QuantizeTarget::kF16, io::QuantizeTarget::kBF16}) {
     const DType d = to == io::QuantizeTarget::kF16 ? DType::F16 : DType::BF16;
     const io::Checkpoint q = io::quantize_checkpoint(orig, to);
-    const std::string folder = temp_dir(io::quantize_target_name(to));
+    const std::string folder = test_util::temp_path(io::quantize_target_name(to));
     io::save_checkpoint(q, folder, orig.layout == io::Layout::kSDSingleFile ? io::Layout::kHF : orig.layout);
     const io::Checkpoint r = io::load_checkpoint(folder);
     EXPECT_EQ(r.metadata.at("quantization"), io::quantize_target_name(to));
@@ -314,7 +303,7 @@ TEST(QuantizeCheckpoint, Int8ThenF16KeepsInt8AndScales) {
       EXPECT_EQ(t.dtype(), DType::F16) << name;
     }
   }
-  const std::string folder = temp_dir("h");
+  const std::string folder = test_util::temp_path("h");
   io::save_checkpoint(h, folder, io::Layout::kOpenAI);
   const io::Checkpoint r = io::load_checkpoint(folder);
   for (const auto& [name, t] : h.params) EXPECT_TRUE(bit_equal(r.params.at(name), t)) << name;
@@ -322,7 +311,7 @@ TEST(QuantizeCheckpoint, Int8ThenF16KeepsInt8AndScales) {
 
 TEST(QuantizeCheckpoint, InfoShowsTheQuantisation) {
   const io::Checkpoint orig = io::load_checkpoint(kData + "/models/tiny_vit");
-  const std::string folder = temp_dir("q");
+  const std::string folder = test_util::temp_path("q");
   io::save_checkpoint(io::quantize_checkpoint(orig, io::QuantizeTarget::kInt8), folder,
                       io::Layout::kOpenAI);
   const io::Checkpoint r = io::load_checkpoint(folder);
@@ -364,7 +353,7 @@ void make_int8(std::map<std::string, Tensor>& t, const std::string& name) {
 TEST(QuantizeMalformed, LoaderRefusesNonsense) {
   const std::string w = "visual.transformer.resblocks.1.attn.in_proj_weight";
   const std::string fc = "transformer.resblocks.0.mlp.c_fc.weight";
-  const std::string ok = edited_tiny_vit(temp_dir("ok"), [&](auto& t) {
+  const std::string ok = edited_tiny_vit(test_util::temp_path("ok"), [&](auto& t) {
     make_int8(t, w);
     make_int8(t, fc);
   });
@@ -374,43 +363,43 @@ TEST(QuantizeMalformed, LoaderRefusesNonsense) {
   EXPECT_EQ(c.params.at("text.blocks.0.mlp.fc1.weight_scale").shape(), (Shape{128}));
   EXPECT_EQ(c.params.at("text.blocks.0.mlp.fc2.weight").dtype(), DType::F32);
 
-  const std::string no_scale = edited_tiny_vit(temp_dir("no_scale"), [&](auto& t) {
+  const std::string no_scale = edited_tiny_vit(test_util::temp_path("no_scale"), [&](auto& t) {
     make_int8(t, w);
     t.erase(w + "_scale");
   });
   EXPECT_ERROR(io::load_checkpoint(no_scale),
                "int8 weight '" + w + "' has no scale tensor '" + w + "_scale' (F32 [144]");
 
-  const std::string bad_shape = edited_tiny_vit(temp_dir("bad_shape"), [&](auto& t) {
+  const std::string bad_shape = edited_tiny_vit(test_util::temp_path("bad_shape"), [&](auto& t) {
     make_int8(t, w);
     t[w + "_scale"] = t[w + "_scale"].slice(0, 0, 48).contiguous();
   });
   EXPECT_ERROR(io::load_checkpoint(bad_shape), "scale '" + w + "_scale' has shape [48] but int8 weight");
 
-  const std::string bad_dtype = edited_tiny_vit(temp_dir("bad_dtype"), [&](auto& t) {
+  const std::string bad_dtype = edited_tiny_vit(test_util::temp_path("bad_dtype"), [&](auto& t) {
     make_int8(t, fc);
     t[fc + "_scale"] = t[fc + "_scale"].to(DType::F16);
   });
   EXPECT_ERROR(io::load_checkpoint(bad_dtype), "has dtype F16; int8 scales must be F32");
 
-  const std::string orphan = edited_tiny_vit(temp_dir("orphan"), [&](auto& t) {
+  const std::string orphan = edited_tiny_vit(test_util::temp_path("orphan"), [&](auto& t) {
     t[fc + "_scale"] = Tensor::zeros(DType::F32, {128});
   });
   EXPECT_ERROR(io::load_checkpoint(orphan),
                "'" + fc + "_scale' is a scale without an int8 weight: '" + fc + "' is F32");
 
-  const std::string stray = edited_tiny_vit(temp_dir("stray"), [&](auto& t) {
+  const std::string stray = edited_tiny_vit(test_util::temp_path("stray"), [&](auto& t) {
     t["visual.proj_scale"] = Tensor::zeros(DType::F32, {48});
   });
   EXPECT_ERROR(io::load_checkpoint(stray),
                "'visual.proj_scale' is a scale without an int8 weight: 'visual.proj' is F32");
-  const std::string lost = edited_tiny_vit(temp_dir("lost"), [&](auto& t) {
+  const std::string lost = edited_tiny_vit(test_util::temp_path("lost"), [&](auto& t) {
     t["visual.transformer.resblocks.9.mlp.c_fc.weight_scale"] = Tensor::zeros(DType::F32, {192});
   });
   EXPECT_ERROR(io::load_checkpoint(lost),
                "unexpected 1: 'visual.transformer.resblocks.9.mlp.c_fc.weight_scale' [192]");
 
-  const std::string not_linear = edited_tiny_vit(temp_dir("not_linear"), [&](auto& t) {
+  const std::string not_linear = edited_tiny_vit(test_util::temp_path("not_linear"), [&](auto& t) {
     Tensor q = Tensor::zeros(DType::I8, t["token_embedding.weight"].shape());
     t["token_embedding.weight"] = q;
     t["token_embedding.weight_scale"] = Tensor::zeros(DType::F32, {49408});
@@ -424,16 +413,16 @@ TEST(QuantizeMalformed, SaveRefusesInconsistentCheckpoints) {
   io::Checkpoint q = io::quantize_checkpoint(orig, io::QuantizeTarget::kInt8);
   io::Checkpoint missing = q;
   missing.params.erase("text.blocks.2.mlp.fc2.weight_scale");
-  EXPECT_ERROR(io::save_checkpoint(missing, temp_dir("a"), io::Layout::kOpenAI),
+  EXPECT_ERROR(io::save_checkpoint(missing, test_util::temp_path("a"), io::Layout::kOpenAI),
                "int8 weight 'text.blocks.2.mlp.fc2.weight' has no scale");
-  EXPECT_FALSE(fs::exists(temp_dir("a") + "/open_clip_model.safetensors"));
+  EXPECT_FALSE(fs::exists(test_util::temp_path("a") + "/open_clip_model.safetensors"));
   io::Checkpoint orphan = q;
   orphan.params["text.blocks.2.mlp.fc2.weight"] = orig.params.at("text.blocks.2.mlp.fc2.weight");
-  EXPECT_ERROR(io::save_checkpoint(orphan, temp_dir("b"), io::Layout::kHF),
+  EXPECT_ERROR(io::save_checkpoint(orphan, test_util::temp_path("b"), io::Layout::kHF),
                "'text.blocks.2.mlp.fc2.weight_scale' is a scale without an int8 weight");
   io::Checkpoint mixed = q;  // q int8 but k float: the fused in_proj cannot hold both
   mixed.params["vision.blocks.0.attn.k_proj.weight"] = orig.params.at("vision.blocks.0.attn.k_proj.weight");
-  EXPECT_ERROR(io::save_checkpoint(mixed, temp_dir("c"), io::Layout::kOpenAI), "in dtype or shape");
+  EXPECT_ERROR(io::save_checkpoint(mixed, test_util::temp_path("c"), io::Layout::kOpenAI), "in dtype or shape");
 }
 
 }  // namespace

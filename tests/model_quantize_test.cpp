@@ -15,6 +15,7 @@
 #include "io/quantize.h"
 #include "io/safetensors.h"
 #include "model/clip_model.h"
+#include "testing.h"
 
 namespace clipkit {
 namespace {
@@ -24,16 +25,6 @@ using model::BackendKind;
 using model::ClipModel;
 
 const std::string kData = CLIPKIT_TEST_DATA;
-
-std::string temp_dir(const std::string& name) {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  std::string id = std::string(info->test_suite_name()) + "." + info->name();
-  for (char& c : id)
-    if (c == '/') c = '_';
-  const fs::path p = fs::path(::testing::TempDir()) / (id + "." + name);
-  fs::remove_all(p);
-  return p.string();
-}
 
 // The smallest cosine similarity between corresponding rows of a and b, both [..., D].
 double min_row_cosine(const Tensor& a, const Tensor& b) {
@@ -117,7 +108,7 @@ TEST_P(QuantizedModel, Int8EmbeddingsCloseToFloat) {
   const auto g = io::SafetensorsFile::open(kData + "/" + c.golden);
   const io::Checkpoint orig = io::load_checkpoint(kData + "/" + c.model);
   const io::Checkpoint q = io::quantize_checkpoint(orig, io::QuantizeTarget::kInt8);
-  const std::string dir = temp_dir("int8");
+  const std::string dir = test_util::temp_path("int8");
   io::save_checkpoint(q, dir, orig.layout == io::Layout::kOpenAI ? io::Layout::kOpenAI : io::Layout::kHF);
   for (BackendKind be : {BackendKind::kRef, BackendKind::kCpu}) {
     model::ModelOptions opts;
@@ -154,7 +145,7 @@ TEST_P(QuantizedModel, SixteenBitIsTheFloatModelOfItsWidenedWeights) {
     const io::Checkpoint h = io::quantize_checkpoint(orig, to);
     // The same values widened back to float32 (exact), as a plain float32 checkpoint.
     const io::Checkpoint wide = widened(h);
-    const std::string dir = temp_dir(io::quantize_target_name(to));
+    const std::string dir = test_util::temp_path(io::quantize_target_name(to));
     io::save_checkpoint(h, dir, orig.layout == io::Layout::kOpenAI ? io::Layout::kOpenAI : io::Layout::kHF);
     for (BackendKind be : {BackendKind::kRef, BackendKind::kCpu}) {
       model::ModelOptions opts;
