@@ -37,11 +37,19 @@ class PreparedInt8 : public ops::PreparedWeight {
  public:
   explicit PreparedInt8(const ops::WeightRef& w) : wsum(size_t(w.rows)) {
     const int8_t* q = static_cast<const int8_t*>(w.data);
-    for (int64_t n = 0; n < w.rows; ++n) {
-      int32_t s = 0;
-      for (int64_t k = 0; k < w.cols; ++k) s += q[n * w.row_stride + k * w.col_stride];
-      wsum[size_t(n)] = s;
-    }
+    // Rows in parallel, each a contiguous run the compiler vectorises (model load time).
+    parallel_for(w.rows, 64, [&](int64_t n0, int64_t n1) {
+      for (int64_t n = n0; n < n1; ++n) {
+        const int8_t* row = q + n * w.row_stride;
+        int32_t s = 0;
+        if (w.col_stride == 1) {
+          for (int64_t k = 0; k < w.cols; ++k) s += row[k];
+        } else {
+          for (int64_t k = 0; k < w.cols; ++k) s += row[k * w.col_stride];
+        }
+        wsum[size_t(n)] = s;
+      }
+    });
   }
   size_t bytes() const override { return wsum.size() * sizeof(int32_t); }
   std::vector<int32_t> wsum;
