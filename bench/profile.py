@@ -52,6 +52,9 @@ import time
 from collections import defaultdict
 from typing import Dict, List, Optional, Tuple
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from compare import cpu_model  # noqa: E402  (the one machine description of the bench scripts)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
@@ -623,17 +626,6 @@ def update_markdown(path: str, body: str) -> None:
 def git(*args: str) -> str:
     r = subprocess.run(["git", "-C", ROOT] + list(args), capture_output=True, text=True)
     return r.stdout.strip()
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
 
 
 def cmd_run(a: argparse.Namespace) -> int:
