@@ -135,8 +135,10 @@ void quantize_row_u7(const float* x, int64_t k, uint8_t* q, float* scale, int32_
   __m256 vlo = _mm256_setzero_ps(), vhi = _mm256_setzero_ps();
   for (; i + 8 <= k; i += 8) {
     const __m256 v = _mm256_loadu_ps(x + i);
-    vlo = _mm256_min_ps(vlo, v);
-    vhi = _mm256_max_ps(vhi, v);
+    // min_ps(a, b) is a < b ? a : b, so with the new value first a NaN keeps the old bound,
+    // as the scalar loop below and the reference do.
+    vlo = _mm256_min_ps(v, vlo);
+    vhi = _mm256_max_ps(v, vhi);
   }
   alignas(32) float l8[8], h8[8];
   _mm256_store_ps(l8, vlo);
