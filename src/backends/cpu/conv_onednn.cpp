@@ -1,7 +1,5 @@
 #include "backends/cpu/conv_onednn.h"
 
-#include <dlfcn.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
@@ -14,6 +12,7 @@
 #include <vector>
 
 #include "backends/cpu/cpu_backend.h"
+#include "backends/cpu/openmp.h"
 #include "backends/cpu/parallel.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
@@ -51,20 +50,13 @@ memory::desc activation_desc(ops::ConvLayout layout, int64_t n, int64_t c, int64
   return memory::desc({n, c, h, w}, memory::data_type::f32, tag_of(layout));
 }
 
-// OpenMP's thread count is a per-thread setting; libgomp comes in through libdnnl, so its
-// functions are looked up at run time (as in gemm.cpp).
-using OmpSetNumThreads = void (*)(int);
-using OmpGetMaxThreads = int (*)();
-
 // Sets the calling thread's OpenMP thread count for one primitive call and restores it after, so
 // the GEMM code's record of that setting stays true.
 class OmpThreads {
  public:
   explicit OmpThreads(int want) {
-    static const auto set =
-        reinterpret_cast<OmpSetNumThreads>(dlsym(RTLD_DEFAULT, "omp_set_num_threads"));
-    static const auto get =
-        reinterpret_cast<OmpGetMaxThreads>(dlsym(RTLD_DEFAULT, "omp_get_max_threads"));
+    const OmpSetNumThreads set = omp_set_num_threads_fn();
+    const OmpGetMaxThreads get = omp_get_max_threads_fn();
     if (!set || !get) return;
     saved_ = get();
     if (saved_ == want) return;

@@ -1,7 +1,6 @@
 #include "backends/cpu/gemm.h"
 
 #include <cblas.h>
-#include <dlfcn.h>
 #include <oneapi/dnnl/dnnl.h>
 
 #include <algorithm>
@@ -11,6 +10,7 @@
 #include <string_view>
 
 #include "core/error.h"
+#include "backends/cpu/openmp.h"
 #include "backends/cpu/parallel.h"
 #include "core/thread_pool.h"
 
@@ -29,14 +29,6 @@ GemmLibrary parse_gemm_library(const char* name) {
 
 namespace {
 
-// oneDNN here is built on OpenMP; its thread count is OpenMP's, which is set per calling thread.
-// libgomp comes in through libdnnl, so the setter is looked up at run time rather than linked.
-using OmpSetNumThreads = void (*)(int);
-OmpSetNumThreads omp_setter() {
-  static OmpSetNumThreads fn =
-      reinterpret_cast<OmpSetNumThreads>(dlsym(RTLD_DEFAULT, "omp_set_num_threads"));
-  return fn;
-}
 
 thread_local int tls_gemm_threads = 0;
 std::atomic<int> process_openblas_threads{0};  // OpenBLAS's setting is process-wide
@@ -54,7 +46,7 @@ void configure_onednn_once() {
 void ensure_threads(int want) {
   if (tls_gemm_threads == 0) configure_onednn_once();
   if (tls_gemm_threads != want) {
-    if (auto fn = omp_setter()) fn(want);
+    if (auto fn = omp_set_num_threads_fn()) fn(want);
     tls_gemm_threads = want;
   }
 }
@@ -92,7 +84,7 @@ void add_bias_rows(float* c, int64_t m, int64_t n, int64_t ldc, const float* bia
 
 void set_gemm_threads(int threads) {
   threads = std::max(1, threads);
-  if (auto fn = omp_setter()) fn(threads);
+  if (auto fn = omp_set_num_threads_fn()) fn(threads);
   openblas_set_num_threads(threads);
   process_openblas_threads = threads;
   tls_gemm_threads = threads;
