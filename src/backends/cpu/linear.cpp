@@ -232,10 +232,13 @@ void CpuBackend::linear(const ops::LinearArgs& a) {
         for (int64_t p0 = c0; p0 < c1; p0 += kWidenPanel) {
           const int64_t p1 = std::min(c1, p0 + kWidenPanel);
           widen_rows(w, p0, p1, panel);
+          // The panel is rows [p0, p1) of W: a layer of its own whose outputs are columns
+          // [p0, p1) of y.
           ops::LinearArgs f = a;
-          // The panel is rows [p0, p1) of W; address it as if it were the whole weight.
-          f.w = {panel - p0 * k, DType::F32, n, k, k, 1, nullptr};
-          float_block(lib_, f, transposed_f32(f.w), r0, r1, p0, p1);
+          f.w = {panel, DType::F32, p1 - p0, k, k, 1, nullptr};
+          f.y = a.y + p0;
+          f.bias = a.bias ? a.bias + p0 : nullptr;
+          float_block(lib_, f, transposed_f32(f.w), r0, r1, 0, p1 - p0);
         }
       });
       return;
