@@ -51,7 +51,8 @@ Weights make_weights(int64_t n, int64_t k, DType dt) {
   return w;
 }
 
-void BM_Linear(benchmark::State& state, DType dt, Act act, int64_t m, int64_t n, int64_t k) {
+void BM_Linear(benchmark::State& state, DType dt, Act act, bool residual, int64_t m, int64_t n,
+               int64_t k) {
   auto& be = clipkit::cpu::cpu_backend();
   const Weights w = make_weights(n, k, dt);
   std::mt19937 rng(1);
@@ -77,6 +78,7 @@ void BM_Linear(benchmark::State& state, DType dt, Act act, int64_t m, int64_t n,
   a.prepared = prepared.get();
   a.bias = bias.data();
   a.act = act;
+  a.accumulate = residual;
   a.y = y.data();
   a.ldy = n;
   be.linear(a);  // warm-up: threads, scratch buffers
@@ -93,14 +95,20 @@ struct Shape {
   const char* name;
   int64_t m, n, k;
   Act act;
+  bool residual;  // y += x W^T + b, as the model runs out_proj and fc2
 };
 
-// ViT-B/32: 50 tokens per image (batch 1 and 32); the fc1 layer carries QuickGELU.
+// ViT-B/32: 50 tokens per image (batch 1 and 32); the fc1 layer carries QuickGELU, fc2 adds into
+// the residual stream.
 const Shape kShapes[] = {
-    {"vitb32_b1_qkv", 50, 2304, 768, Act::kIdentity},   {"vitb32_b1_fc1", 50, 3072, 768, Act::kQuickGelu},
-    {"vitb32_b1_fc2", 50, 768, 3072, Act::kIdentity},   {"vitb32_b32_qkv", 1600, 2304, 768, Act::kIdentity},
-    {"vitb32_b32_fc1", 1600, 3072, 768, Act::kQuickGelu}, {"vitb32_b32_fc2", 1600, 768, 3072, Act::kIdentity},
-    {"text_b1_fc1", 77, 2048, 512, Act::kQuickGelu},    {"vitl14_b1_fc1", 257, 4096, 1024, Act::kQuickGelu},
+    {"vitb32_b1_qkv", 50, 2304, 768, Act::kIdentity, false},
+    {"vitb32_b1_fc1", 50, 3072, 768, Act::kQuickGelu, false},
+    {"vitb32_b1_fc2", 50, 768, 3072, Act::kIdentity, true},
+    {"vitb32_b32_qkv", 1600, 2304, 768, Act::kIdentity, false},
+    {"vitb32_b32_fc1", 1600, 3072, 768, Act::kQuickGelu, false},
+    {"vitb32_b32_fc2", 1600, 768, 3072, Act::kIdentity, true},
+    {"text_b1_fc1", 77, 2048, 512, Act::kQuickGelu, false},
+    {"vitl14_b1_fc1", 257, 4096, 1024, Act::kQuickGelu, false},
 };
 
 const struct {
@@ -112,7 +120,7 @@ int register_all() {
   for (const auto& t : kTypes)
     for (const Shape& s : kShapes)
       benchmark::RegisterBenchmark((std::string("Linear/") + t.name + "/" + s.name).c_str(), BM_Linear,
-                                   t.dt, s.act, s.m, s.n, s.k)
+                                   t.dt, s.act, s.residual, s.m, s.n, s.k)
           ->Unit(benchmark::kMillisecond)
           ->UseRealTime();
   return 0;

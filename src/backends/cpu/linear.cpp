@@ -185,6 +185,20 @@ void quantize_row_u7(const float* x, int64_t k, uint8_t* q, float* scale, int32_
   }
 }
 
+#if defined(__AVX2__)
+// Eight int32 products of columns [c, c + 8) back to float: (acc - z * wsum) * (sx * sw) + bias,
+// the same float operations as the scalar epilogue loops.
+inline __m256 dequantise8(const int32_t* acc, int64_t c, int32_t z, float sx, const int32_t* wsum,
+                          const float* sw, const float* bias) {
+  const __m256i iv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + c));
+  const __m256i zw = _mm256_mullo_epi32(_mm256_set1_epi32(z),
+                                        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wsum + c)));
+  const __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(iv, zw)),
+                                 _mm256_mul_ps(_mm256_set1_ps(sx), _mm256_loadu_ps(sw + c)));
+  return bias ? _mm256_add_ps(v, _mm256_loadu_ps(bias + c)) : v;
+}
+#endif
+
 // Rows of x per int8 quantisation task.
 constexpr int64_t kQuantRowsPerTask = 8;
 // Columns per widening panel of a 16-bit weight when the batch is small (the panel, 64 rows of W,
@@ -284,17 +298,10 @@ void CpuBackend::linear(const ops::LinearArgs& a) {
       if (!a.accumulate) {
         int64_t c = c0;
 #if defined(__AVX2__)
-        // The same float operations as the scalar loop below, eight columns at a time.
-        const __m256i vz = _mm256_set1_epi32(zr);
-        const __m256 vs = _mm256_set1_ps(s);
-        for (; c + 8 <= c1; c += 8) {
-          const __m256i iv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(yr + c));
-          const __m256i centred =
-              _mm256_sub_epi32(iv, _mm256_mullo_epi32(vz, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wsum + c))));
-          __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(centred), _mm256_mul_ps(vs, _mm256_loadu_ps(w.scale + c)));
-          if (a.bias) v = _mm256_add_ps(v, _mm256_loadu_ps(a.bias + c));
-          _mm256_storeu_ps(yr + c, v);
-        }
+        // In place: each 8 int32 are read before their 8 floats are written.
+        for (; c + 8 <= c1; c += 8)
+          _mm256_storeu_ps(yr + c, dequantise8(reinterpret_cast<const int32_t*>(yr), c, zr, s, wsum,
+                                               w.scale, a.bias));
 #endif
         for (; c < c1; ++c) {
           int32_t iv;  // read through memcpy: the int32 result shares its memory with yr[c]
@@ -303,12 +310,23 @@ void CpuBackend::linear(const ops::LinearArgs& a) {
           yr[c] = a.bias ? v + a.bias[c] : v;
         }
         apply_activation(a.act, yr + c0, 1, c1 - c0, 0);
+      } else if (a.act == Act::kIdentity) {  // the residual branch: y += dequantised + bias
+        int64_t c = c0;
+#if defined(__AVX2__)
+        for (; c + 8 <= c1; c += 8)
+          _mm256_storeu_ps(yr + c, _mm256_add_ps(_mm256_loadu_ps(yr + c),
+                                                 dequantise8(ar, c, zr, s, wsum, w.scale, a.bias)));
+#endif
+        for (; c < c1; ++c) {
+          float v = float(ar[c] - zr * wsum[c]) * (s * w.scale[c]);
+          if (a.bias) v = v + a.bias[c];
+          yr[c] += v;
+        }
       } else {
         for (int64_t c = c0; c < c1; ++c) {
           float v = float(ar[c] - zr * wsum[c]) * (s * w.scale[c]);
           if (a.bias) v = v + a.bias[c];
-          if (a.act != Act::kIdentity) v = ref::activation_value<float>(a.act, v);
-          yr[c] += v;
+          yr[c] += ref::activation_value<float>(a.act, v);
         }
       }
     }
