@@ -1,7 +1,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
+#include <thread>
 
 #include "core/dtype.h"
 #include "core/error.h"
@@ -67,6 +69,31 @@ TEST(ThreadPool, CoversRangeAndPropagatesErrors) {
   std::atomic<int> n{0};
   pool.parallel_for(5, [&](int64_t b, int64_t e) { n += int(e - b); });
   EXPECT_EQ(n.load(), 5);
+}
+
+// Back-to-back regions (caught while the workers poll), regions after a pause longer than the
+// polling window (workers asleep), and a slow chunk that outlasts the caller's polling (the caller
+// sleeps until it is done), for a pool that sleeps at once, one with a short window and one whose
+// window outlasts the test: every item is covered exactly once, and destruction ends the polling
+// (a hang here is a failure by the test runner's timeout).
+TEST(ThreadPool, PollingThenSleepingCoversEveryRegion) {
+  for (int spin_us : {0, 50, 10'000'000}) {
+    ThreadPool pool(3, spin_us);
+    EXPECT_EQ(pool.spin_us(), spin_us);
+    int64_t expected = 0;
+    std::atomic<int64_t> total{0};
+    for (int region = 0; region < 300; ++region) {
+      const int64_t n = 1 + region % 7;
+      if (region % 50 == 49) std::this_thread::sleep_for(std::chrono::microseconds(300));
+      pool.parallel_for(n, [&](int64_t b, int64_t e) {
+        if (region % 60 == 59 && b == n - 1)
+          std::this_thread::sleep_for(std::chrono::microseconds(400));
+        total += e - b;
+      });
+      expected += n;
+    }
+    EXPECT_EQ(total.load(), expected) << "spin " << spin_us << " us";
+  }
 }
 
 TEST(ThreadPool, NestedParallelForRunsInline) {

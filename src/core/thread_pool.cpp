@@ -1,8 +1,13 @@
 #include "core/thread_pool.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <memory>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
 
 namespace clipkit {
 
@@ -10,9 +15,33 @@ namespace {
 // True on a pool's worker threads and on a thread running a parallel_for: a nested parallel_for
 // from such a thread runs inline instead of waiting for workers that may be busy with its caller.
 thread_local bool t_in_parallel_region = false;
+
+constexpr int kDefaultSpinUs = 100;
+
+// Polls done() for up to `us` microseconds; true when it became true. The pause instruction
+// lets the core's sibling hyper-thread run and saves power while polling.
+template <typename Done>
+bool poll_for(int us, Done done) {
+  if (us <= 0) return done();
+  const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(us);
+  for (;;) {
+    for (int i = 0; i < 64; ++i) {
+      if (done()) return true;
+#if defined(__x86_64__) || defined(__i386__)
+      _mm_pause();
+#endif
+    }
+    if (std::chrono::steady_clock::now() >= until) return done();
+  }
+}
 }  // namespace
 
-ThreadPool::ThreadPool(int threads) {
+ThreadPool::ThreadPool(int threads, int spin_us) {
+  if (spin_us < 0) {
+    const char* env = std::getenv("CLIPKIT_POOL_SPIN_US");
+    spin_us = env ? std::max(0, std::atoi(env)) : kDefaultSpinUs;
+  }
+  spin_us_ = spin_us;
   if (threads <= 0) threads = int(std::max(1u, std::thread::hardware_concurrency()));
   for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { worker_loop(); });
 }
@@ -20,7 +49,7 @@ ThreadPool::ThreadPool(int threads) {
 ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lk(mu_);
-    stop_ = true;
+    stop_ = true;  // under the lock, so that no worker misses the notification below
   }
   cv_work_.notify_all();
   for (auto& t : workers_) t.join();
@@ -31,6 +60,11 @@ void ThreadPool::worker_loop() {
   uint64_t seen = 0;
   std::unique_lock<std::mutex> lk(mu_);
   for (;;) {
+    if (spin_us_ > 0 && generation_ == seen && !stop_) {
+      lk.unlock();
+      poll_for(spin_us_, [&] { return generation_.load(std::memory_order_acquire) != seen || stop_.load(); });
+      lk.lock();
+    }
     cv_work_.wait(lk, [&] { return stop_ || (generation_ != seen && next_chunk_ < chunks_); });
     if (stop_) return;
     while (next_chunk_ < chunks_) {
@@ -90,6 +124,12 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64
     lk.lock();
     if (err && !error_) error_ = err;
     ++done_chunks_;
+  }
+  if (done_chunks_ != chunks_ && spin_us_ > 0) {
+    const int64_t chunks = chunks_;
+    lk.unlock();
+    poll_for(spin_us_, [&] { return done_chunks_.load(std::memory_order_acquire) == chunks; });
+    lk.lock();
   }
   cv_done_.wait(lk, [&] { return done_chunks_ == chunks_; });
   job_ = nullptr;

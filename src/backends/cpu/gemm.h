@@ -42,8 +42,9 @@ void for_each_gemm_block(int64_t m, int64_t n, int64_t k,
 
 // How a GEMM uses several cores:
 //  kPool:    the product is split into row (or column) blocks run on ThreadPool::global(), each
-//            block one single-threaded library call. The pool's workers sleep when idle, so this
-//            behaves well on a loaded or shared machine, and all compute shares one set of threads.
+//            block one single-threaded library call. The pool's workers sleep when idle (after a
+//            100-microsecond poll), so this behaves well on a loaded or shared machine, and all
+//            compute shares one set of threads.
 //  kLibrary: one call, threaded by the library itself (oneDNN: OpenMP, whose idle threads spin;
 //            OpenBLAS: its own pthreads), with the library's thread count set to the pool's size.
 enum class GemmThreading { kPool, kLibrary };
