@@ -185,9 +185,16 @@ void quantize_row_u7(const float* x, int64_t k, uint8_t* q, float* scale, int32_
   }
 }
 
+// The int32 product of column c back to float: (acc - z * wsum) * (sx * sw) + bias, the
+// operations of the reference's int8 recipe (backends/ref/ref_linear.cpp) in its order.
+inline float dequantise1(int32_t acc, int64_t c, int32_t z, float sx, const int32_t* wsum,
+                         const float* sw, const float* bias) {
+  const float v = float(acc - z * wsum[c]) * (sx * sw[c]);
+  return bias ? v + bias[c] : v;
+}
+
 #if defined(__AVX2__)
-// Eight int32 products of columns [c, c + 8) back to float: (acc - z * wsum) * (sx * sw) + bias,
-// the same float operations as the scalar epilogue loops.
+// dequantise1 for columns [c, c + 8): the same float operations, eight lanes at a time.
 inline __m256 dequantise8(const int32_t* acc, int64_t c, int32_t z, float sx, const int32_t* wsum,
                           const float* sw, const float* bias) {
   const __m256i iv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + c));
@@ -306,8 +313,7 @@ void CpuBackend::linear(const ops::LinearArgs& a) {
         for (; c < c1; ++c) {
           int32_t iv;  // read through memcpy: the int32 result shares its memory with yr[c]
           std::memcpy(&iv, yr + c, sizeof iv);
-          float v = float(iv - zr * wsum[c]) * (s * w.scale[c]);
-          yr[c] = a.bias ? v + a.bias[c] : v;
+          yr[c] = dequantise1(iv, c, zr, s, wsum, w.scale, a.bias);
         }
         apply_activation(a.act, yr + c0, 1, c1 - c0, 0);
       } else if (a.act == Act::kIdentity) {  // the residual branch: y += dequantised + bias
@@ -317,17 +323,10 @@ void CpuBackend::linear(const ops::LinearArgs& a) {
           _mm256_storeu_ps(yr + c, _mm256_add_ps(_mm256_loadu_ps(yr + c),
                                                  dequantise8(ar, c, zr, s, wsum, w.scale, a.bias)));
 #endif
-        for (; c < c1; ++c) {
-          float v = float(ar[c] - zr * wsum[c]) * (s * w.scale[c]);
-          if (a.bias) v = v + a.bias[c];
-          yr[c] += v;
-        }
+        for (; c < c1; ++c) yr[c] += dequantise1(ar[c], c, zr, s, wsum, w.scale, a.bias);
       } else {
-        for (int64_t c = c0; c < c1; ++c) {
-          float v = float(ar[c] - zr * wsum[c]) * (s * w.scale[c]);
-          if (a.bias) v = v + a.bias[c];
-          yr[c] += ref::activation_value<float>(a.act, v);
-        }
+        for (int64_t c = c0; c < c1; ++c)
+          yr[c] += ref::activation_value<float>(a.act, dequantise1(ar[c], c, zr, s, wsum, w.scale, a.bias));
       }
     }
   });
